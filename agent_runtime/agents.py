@@ -1,0 +1,123 @@
+"""Agents: create, read, update, delete; every lookup is scoped to a tenant."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlmodel import Session, col, select
+
+import prompts
+from agent_runtime import blocks as blocks_
+from agent_runtime.context import refresh_system
+from agent_runtime.errors import InvalidInput, NotFound
+from agent_runtime.settings import Settings
+from agent_runtime.specs import AgentPatch, AgentSpec, BlockSpec
+from agent_runtime.storage.tables import Agent, utcnow
+from agent_runtime.tokens import TokenCounter
+
+NAME = re.compile(r"^[\w .\-]{1,100}$")
+MAX_STEPS_LIMIT = 1000
+
+
+def _check(name: str | None, context_window: int | None, max_steps: int | None) -> None:
+    if name is not None and not NAME.match(name):
+        raise InvalidInput(
+            "name must be 1-100 letters, digits, spaces, '.', '-' or '_'", field="name"
+        )
+    if context_window is not None and not 256 <= context_window <= 10_000_000:
+        raise InvalidInput(
+            "context_window must be 256 to 10,000,000 tokens", field="context_window"
+        )
+    if max_steps is not None and not 1 <= max_steps <= MAX_STEPS_LIMIT:
+        raise InvalidInput(f"max_steps must be 1 to {MAX_STEPS_LIMIT}", field="max_steps")
+
+
+def create(
+    session: Session, tenant_id: str, spec: AgentSpec, settings: Settings, counter: TokenCounter
+) -> Agent:
+    _check(spec.name, spec.context_window, spec.max_steps)
+    specs = list(spec.blocks)
+    labels = [b.label for b in specs]
+    if len(set(labels)) != len(labels):
+        raise InvalidInput("block labels must be unique", field="blocks")
+    if spec.persona is not None and "persona" not in labels:
+        specs.insert(
+            0,
+            BlockSpec(
+                label="persona", value=spec.persona, description="Who you are and how you speak."
+            ),
+        )
+    if spec.human is not None and "human" not in labels:
+        specs.append(
+            BlockSpec(label="human", value=spec.human, description="What you know about the user.")
+        )
+    if not specs and not spec.block_ids:
+        specs = [
+            BlockSpec(
+                label="persona",
+                value="I am a helpful assistant with a long memory.",
+                description="Who you are and how you speak.",
+            ),
+            BlockSpec(label="human", value="", description="What you know about the user."),
+        ]
+    agent = Agent(
+        id="agent-" + uuid.uuid4().hex,
+        tenant_id=tenant_id,
+        name=spec.name,
+        model=spec.model or settings.default_model,
+        model_base_url=spec.model_base_url,
+        context_window=spec.context_window or settings.default_context_window,
+        embedding=spec.embedding or settings.default_embedding,
+        instructions=spec.system or prompts.render("instructions.j2").strip(),
+        max_steps=spec.max_steps or settings.default_max_steps,
+    )
+    session.add(agent)
+    session.flush()
+    for block_spec in specs:
+        blocks_.attach(session, agent.id, blocks_.create(session, tenant_id, block_spec))
+        session.flush()
+    for block_id in spec.block_ids:
+        blocks_.attach(session, agent.id, blocks_.get(session, tenant_id, block_id))
+        session.flush()
+    refresh_system(session, agent, counter)
+    return agent
+
+
+def get(session: Session, tenant_id: str, agent_id: str) -> Agent:
+    agent = session.get(Agent, agent_id)
+    if agent is None or agent.tenant_id != tenant_id:
+        raise NotFound(f"agent {agent_id!r} not found")
+    return agent
+
+
+def list_(
+    session: Session,
+    tenant_id: str,
+    *,
+    limit: int,
+    after: str | None = None,
+    name: str | None = None,
+) -> list[Agent]:
+    query = select(Agent).where(Agent.tenant_id == tenant_id)
+    if name:
+        query = query.where(Agent.name == name)
+    if after:
+        query = query.where(col(Agent.id) > after)
+    return list(session.exec(query.order_by(col(Agent.id)).limit(limit)))
+
+
+def update(session: Session, agent: Agent, patch: AgentPatch, counter: TokenCounter) -> Agent:
+    _check(patch.name, patch.context_window, patch.max_steps)
+    for field in ("name", "model", "model_base_url", "context_window", "max_steps"):
+        value = getattr(patch, field)
+        if value is not None:
+            setattr(agent, field, value)
+    if patch.system is not None:
+        agent.instructions = patch.system
+    agent.updated_at = utcnow()
+    refresh_system(session, agent, counter)
+    if patch.model is not None:
+        # Token counts depend on the model's tokenizer; the prompt is recounted above.
+        agent.system_prompt_tokens = counter.text(agent.model, agent.system_prompt)
+    return agent

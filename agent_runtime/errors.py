@@ -1,0 +1,94 @@
+"""The one error hierarchy of recalld.
+
+    RecalldError (500, "internal")
+    ├── NotFound (404, "not_found")
+    ├── Conflict (409, "conflict")
+    │   └── AgentBusy (409, "agent_busy")
+    ├── InvalidInput (422, "invalid_input")
+    ├── LimitExceeded (413, "limit_exceeded")
+    ├── ContextTooSmall (422, "context_too_small")
+    ├── Unauthorized (401, "unauthorized")
+    ├── ConfigurationError (500, "configuration")
+    └── ProviderError (502, "provider_error")
+        ├── ProviderTimeout (504, "provider_timeout")
+        ├── ProviderRateLimited (429, "provider_rate_limited")
+        ├── ProviderBadRequest (502, "provider_bad_request")
+        └── ContextOverflow (502, "context_overflow")
+
+Each error carries a stable ``code`` and an HTTP ``status``; ``server/errors.py`` is the one place
+that turns them into responses. Vendor errors are translated at their seam and chained.
+"""
+
+from __future__ import annotations
+
+
+class RecalldError(Exception):
+    code = "internal"
+    status = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(RecalldError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(RecalldError):
+    code = "conflict"
+    status = 409
+
+
+class AgentBusy(Conflict):
+    code = "agent_busy"
+
+
+class InvalidInput(RecalldError):
+    code = "invalid_input"
+    status = 422
+
+
+class LimitExceeded(RecalldError):
+    code = "limit_exceeded"
+    status = 413
+
+
+class ContextTooSmall(RecalldError):
+    code = "context_too_small"
+    status = 422
+
+
+class Unauthorized(RecalldError):
+    code = "unauthorized"
+    status = 401
+
+
+class ConfigurationError(RecalldError):
+    code = "configuration"
+    status = 500
+
+
+class ProviderError(RecalldError):
+    code = "provider_error"
+    status = 502
+
+
+class ProviderTimeout(ProviderError):
+    code = "provider_timeout"
+    status = 504
+
+
+class ProviderRateLimited(ProviderError):
+    code = "provider_rate_limited"
+    status = 429
+
+
+class ProviderBadRequest(ProviderError):
+    code = "provider_bad_request"
+
+
+class ContextOverflow(ProviderError):
+    code = "context_overflow"

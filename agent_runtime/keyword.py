@@ -1,0 +1,220 @@
+"""Keyword ranking in the database: SQLite FTS5 BM25 (Porter stemming) or PostgreSQL full text."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+IDENTIFIER = re.compile(r"\S*[^\W_][-_./:#@]+[^\W_]\S*", re.UNICODE)
+
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """Where the text of a searchable row lives."""
+
+    name: str  # "passage" or "message"
+    column: str  # "text" or "content"
+
+
+PASSAGES = Table("passage", "text")
+MESSAGES = Table("message", "content")
+
+
+def query_terms(query: str) -> tuple[list[str], list[str]]:
+    """Words worth matching (stop words dropped unless nothing else is left) and identifiers."""
+    words = [w.lower() for w in WORD.findall(query)]
+    kept = [w for w in words if w not in STOP_WORDS] or words
+    identifiers = [m.group(0).strip(".,;:!?()[]{}\"'") for m in IDENTIFIER.finditer(query)]
+    return list(dict.fromkeys(kept)), list(dict.fromkeys(identifiers))
+
+
+def rank(
+    session: Session,
+    table: Table,
+    agent_id: str,
+    query: str,
+    *,
+    limit: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tags: list[str] | None = None,
+    roles: list[str] | None = None,
+) -> list[int]:
+    """Row ids best first."""
+    words, identifiers = query_terms(query)
+    if not words:
+        return []
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    params: dict[str, object] = {"agent_id": agent_id, "limit": limit}
+    filters = ["r.agent_id = :agent_id"]
+    if start is not None:
+        filters.append("r.created_at >= :start")
+        params["start"] = start
+    if end is not None:
+        filters.append("r.created_at <= :end")
+        params["end"] = end
+    for i, tag in enumerate(tags or []):
+        params[f"tag{i}"] = tag
+        if sqlite:
+            filters.append(f"EXISTS (SELECT 1 FROM json_each(r.tags) WHERE value = :tag{i})")
+        else:
+            params[f"tag{i}"] = json.dumps([tag])
+            filters.append(f"CAST(r.tags AS jsonb) @> CAST(:tag{i} AS jsonb)")
+    if roles:
+        names = ", ".join(f":role{i}" for i in range(len(roles)))
+        filters.append(f"r.role IN ({names})")
+        params.update({f"role{i}": r for i, r in enumerate(roles)})
+    where = " AND ".join(filters)
+    if sqlite:
+        terms = [f'"{w}"' for w in words]
+        terms += ['"' + " ".join(WORD.findall(i.lower())) + '"' for i in identifiers]
+        params["q"] = " OR ".join(terms)
+        sql = (
+            f"SELECT r.id FROM {table.name}_fts f JOIN {table.name} r ON r.id = f.rowid "
+            f"WHERE {table.name}_fts MATCH :q AND {where} ORDER BY bm25({table.name}_fts) "
+            "LIMIT :limit"
+        )
+    else:
+        params["q"] = " | ".join(words)
+        sql = (
+            f"SELECT r.id FROM {table.name} r, to_tsquery('english', :q) q "
+            f"WHERE r.tsv @@ q AND {where} ORDER BY ts_rank(r.tsv, q) DESC, r.id LIMIT :limit"
+        )
+    return [row[0] for row in session.execute(text(sql), params)]

@@ -1,0 +1,99 @@
+"""Recall memory: every message ever exchanged, and the in-context buffer drawn from it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
+
+from agent_runtime.errors import InvalidInput
+from agent_runtime.storage.tables import Message
+
+INPUT_ROLES = ("user", "system")
+MAX_INPUT_CHARS = 200_000
+
+
+def to_openai(message: Message) -> dict[str, Any]:
+    """The message as the OpenAI chat format has it."""
+    if message.role == "assistant":
+        out: dict[str, Any] = {"role": "assistant", "content": message.content or None}
+        if message.tool_calls:
+            out["tool_calls"] = message.tool_calls
+        return out
+    if message.role == "tool":
+        return {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "name": message.name,
+            "content": message.content,
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def as_text(message: Message) -> str:
+    """One line of text for summaries, archival passages and embeddings."""
+    if message.role == "assistant" and message.tool_calls:
+        calls = "; ".join(
+            f"{c['function']['name']}({c['function']['arguments']})" for c in message.tool_calls
+        )
+        lead = f"assistant: {message.content} " if message.content else "assistant: "
+        return f"{lead}[called {calls}]"
+    if message.role == "tool":
+        return f"tool {message.name} returned: {message.content}"
+    return f"{message.role}: {message.content}"
+
+
+def check_input(role: str, content: str) -> None:
+    if role not in INPUT_ROLES:
+        raise InvalidInput(f"message role must be one of {list(INPUT_ROLES)}", field="role")
+    if not content.strip():
+        raise InvalidInput("message content is empty", field="content")
+    if len(content) > MAX_INPUT_CHARS:
+        raise InvalidInput(
+            f"message is {len(content)} characters; the limit is {MAX_INPUT_CHARS}",
+            field="content",
+        )
+
+
+def in_context(session: Session, agent_id: str) -> list[Message]:
+    query = (
+        select(Message)
+        .where(Message.agent_id == agent_id, col(Message.in_context).is_(True))
+        .order_by(col(Message.id))
+    )
+    return list(session.exec(query))
+
+
+def history(
+    session: Session,
+    agent_id: str,
+    *,
+    limit: int,
+    before: int | None = None,
+    after: int | None = None,
+) -> list[Message]:
+    """A page of history in order; `before`/`after` are message ids (cursors)."""
+    query = select(Message).where(Message.agent_id == agent_id)
+    if after is not None:
+        query = query.where(col(Message.id) > after).order_by(col(Message.id)).limit(limit)
+        return list(session.exec(query))
+    if before is not None:
+        query = query.where(col(Message.id) < before)
+    rows = list(session.exec(query.order_by(col(Message.id).desc()).limit(limit)))
+    return rows[::-1]
+
+
+def count(session: Session, agent_id: str) -> int:
+    query = select(func.count()).select_from(Message).where(Message.agent_id == agent_id)
+    return int(session.exec(query).one())
+
+
+def mark_evicted(session: Session, ids: list[int]) -> None:
+    if ids:
+        session.exec(update(Message).where(col(Message.id).in_(ids)).values(in_context=False))
+
+
+def oldest_time(rows: list[Message]) -> datetime | None:
+    return rows[0].created_at if rows else None

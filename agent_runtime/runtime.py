@@ -1,0 +1,435 @@
+"""`Runtime`: the Python API of recalld. The REST server and the job workers sit on top of it.
+
+Every method takes the caller's tenant; another tenant's agent or block is simply not found.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from agent_runtime import agents as agents_
+from agent_runtime import blocks as blocks_
+from agent_runtime import context
+from agent_runtime import messages as messages_
+from agent_runtime.embedding import Embedder, make_embedder
+from agent_runtime.errors import InvalidInput, NotFound
+from agent_runtime.indexer import Indexer
+from agent_runtime.leases import Lease
+from agent_runtime.llm import LLM
+from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
+from agent_runtime.search import Fusion, Searcher, collection_name
+from agent_runtime.services import Embedders, Services
+from agent_runtime.settings import Settings
+from agent_runtime.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec
+from agent_runtime.storage.database import make_engine, transaction, upgrade
+from agent_runtime.storage.tables import Agent, AgentBlock, Block, Message, Passage, utcnow
+from agent_runtime.tokens import TokenCounter
+from agent_runtime.vector_index import ChromaIndex, VectorIndex
+from memory_tools import Hit, ToolRegistry, default_registry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TENANT = "default"
+MAX_PAGE = 500
+MAX_PASSAGE_CHARS = 100_000
+
+
+def _model_router(override: LLM | None) -> Callable[[str], LLM]:
+    if override is not None:
+        return lambda _model: override
+    from agent_runtime.llm.litellm_model import LiteLLMModel
+    from agent_runtime.llm.offline import OfflineModel
+
+    offline, remote = OfflineModel(), LiteLLMModel()
+    return lambda model: offline if model == "offline" else remote
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: LLM | None = None,
+        embedder_factory: Callable[[str], Embedder] | None = None,
+        index: VectorIndex | None = None,
+        tools: ToolRegistry | None = None,
+        fusion: Fusion | None = None,
+    ) -> None:
+        self.settings = settings
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
+        if index is None:
+            index = (
+                ChromaIndex(url=settings.chroma_url)
+                if settings.chroma_url
+                else ChromaIndex(path=settings.chroma_path)
+            )
+        embedders = Embedders(embedder_factory or make_embedder)
+        searcher = Searcher(index, fusion)
+        self.services = Services(
+            settings=settings,
+            engine=engine,
+            llm_for=_model_router(llm),
+            embedders=embedders,
+            searcher=searcher,
+            indexer=Indexer(engine, index, embedders.get),
+            tools=tools or default_registry(),
+            counter=TokenCounter(),
+        )
+        self.runner = TurnRunner(self.services)
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def]
+        return self.services.engine
+
+    def close(self) -> None:
+        self.services.engine.dispose()
+
+    def _read(self) -> Session:
+        return Session(self.services.engine, expire_on_commit=False)
+
+    # -- agents -----------------------------------------------------------------------------
+
+    def create_agent(self, spec: AgentSpec, *, tenant: str = DEFAULT_TENANT) -> Agent:
+        if spec.embedding:
+            self.services.embedders.get(spec.embedding)  # fail now, not on the first message
+        with transaction(self.engine) as session:
+            return agents_.create(session, tenant, spec, self.settings, self.services.counter)
+
+    def get_agent(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> Agent:
+        with self._read() as session:
+            return agents_.get(session, tenant, agent_id)
+
+    def list_agents(
+        self,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 50,
+        after: str | None = None,
+        name: str | None = None,
+    ) -> list[Agent]:
+        with self._read() as session:
+            return agents_.list_(session, tenant, limit=_page(limit), after=after, name=name)
+
+    def update_agent(
+        self, agent_id: str, patch: AgentPatch, *, tenant: str = DEFAULT_TENANT
+    ) -> Agent:
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            return agents_.update(session, agent, patch, self.services.counter)
+
+    def delete_agent(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            embedding = agent.embedding
+            own_blocks = blocks_.of_agent(session, agent_id)
+            session.delete(agent)
+            session.flush()
+            for block in own_blocks:
+                if not blocks_.agents_of(session, block.id):
+                    session.delete(block)
+        embedder = self.services.embedders.get(embedding)
+        self.services.searcher.index.delete_where(collection_name(embedder), {"agent_id": agent_id})
+
+    # -- chat -------------------------------------------------------------------------------
+
+    def send(
+        self,
+        agent_id: str,
+        messages: Sequence[dict[str, str] | tuple[str, str] | str],
+        *,
+        tenant: str = DEFAULT_TENANT,
+        max_steps: int | None = None,
+        on_message: EventSink | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> TurnResult:
+        """Run one turn: record the messages, then step until the model answers without a tool."""
+        inputs = [_as_input(m) for m in messages]
+        if not inputs:
+            raise InvalidInput("send at least one message", field="messages")
+        for role, content in inputs:
+            messages_.check_input(role, content)
+        if max_steps is not None and not 1 <= max_steps <= agents_.MAX_STEPS_LIMIT:
+            raise InvalidInput("max_steps must be 1 to 1000", field="max_steps")
+        options = TurnOptions(max_steps=max_steps, on_message=on_message)
+        if cancelled is not None:
+            options.cancelled = cancelled
+        return self.run_turn(agent_id, inputs, options, tenant=tenant)
+
+    def run_turn(
+        self,
+        agent_id: str,
+        inputs: list[tuple[str, str]],
+        options: TurnOptions,
+        *,
+        tenant: str = DEFAULT_TENANT,
+    ) -> TurnResult:
+        self.get_agent(agent_id, tenant=tenant)
+        lease = Lease(self.engine, agent_id, self.settings.lease_seconds)
+        lease.take(self.settings.busy_wait_seconds)
+        try:
+            return self.runner.run(agent_id, inputs, options, lease)
+        finally:
+            lease.release()
+
+    # -- core memory ------------------------------------------------------------------------
+
+    def blocks(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> list[Block]:
+        with self._read() as session:
+            agents_.get(session, tenant, agent_id)
+            return blocks_.of_agent(session, agent_id)
+
+    def block(self, agent_id: str, label: str, *, tenant: str = DEFAULT_TENANT) -> Block:
+        with self._read() as session:
+            agents_.get(session, tenant, agent_id)
+            return blocks_.by_label(session, agent_id, label)
+
+    def update_block(
+        self, agent_id: str, label: str, patch: BlockPatch, *, tenant: str = DEFAULT_TENANT
+    ) -> Block:
+        with transaction(self.engine) as session:
+            agents_.get(session, tenant, agent_id)
+            block = blocks_.by_label(session, agent_id, label)
+            return self._patch_block(session, block, patch)
+
+    def _patch_block(self, session: Session, block: Block, patch: BlockPatch) -> Block:
+        blocks_.apply_patch(block, patch)
+        session.add(block)
+        session.flush()
+        for agent_id in blocks_.agents_of(session, block.id):
+            agent = session.get(Agent, agent_id)
+            if agent is not None:
+                agent.memory_edited_at = utcnow()
+                context.refresh_system(session, agent, self.services.counter)
+        return block
+
+    def create_block(self, spec: BlockSpec, *, tenant: str = DEFAULT_TENANT) -> Block:
+        with transaction(self.engine) as session:
+            return blocks_.create(session, tenant, spec)
+
+    def list_blocks(self, *, tenant: str = DEFAULT_TENANT, label: str | None = None) -> list[Block]:
+        with self._read() as session:
+            return blocks_.list_for_tenant(session, tenant, label)
+
+    def get_block(self, block_id: str, *, tenant: str = DEFAULT_TENANT) -> Block:
+        with self._read() as session:
+            return blocks_.get(session, tenant, block_id)
+
+    def block_agents(self, block_id: str, *, tenant: str = DEFAULT_TENANT) -> list[str]:
+        with self._read() as session:
+            blocks_.get(session, tenant, block_id)
+            return blocks_.agents_of(session, block_id)
+
+    def patch_block(
+        self, block_id: str, patch: BlockPatch, *, tenant: str = DEFAULT_TENANT
+    ) -> Block:
+        with transaction(self.engine) as session:
+            return self._patch_block(session, blocks_.get(session, tenant, block_id), patch)
+
+    def delete_block(self, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        with transaction(self.engine) as session:
+            block = blocks_.get(session, tenant, block_id)
+            linked = blocks_.agents_of(session, block_id)
+            for link in session.exec(select(AgentBlock).where(AgentBlock.block_id == block_id)):
+                session.delete(link)
+            session.delete(block)
+            session.flush()
+            for agent_id in linked:
+                agent = session.get(Agent, agent_id)
+                if agent is not None:
+                    context.refresh_system(session, agent, self.services.counter)
+
+    def attach_block(self, agent_id: str, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            blocks_.attach(session, agent_id, blocks_.get(session, tenant, block_id))
+            session.flush()
+            context.refresh_system(session, agent, self.services.counter)
+
+    def detach_block(self, agent_id: str, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            blocks_.detach(session, agent_id, block_id)
+            session.flush()
+            context.refresh_system(session, agent, self.services.counter)
+
+    # -- archival memory --------------------------------------------------------------------
+
+    def insert_passage(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        tags: Sequence[str] = (),
+        created_at: datetime | None = None,
+        tenant: str = DEFAULT_TENANT,
+        origin: str = "user",
+    ) -> Passage:
+        if not text.strip():
+            raise InvalidInput("passage text is empty", field="text")
+        if len(text) > MAX_PASSAGE_CHARS:
+            raise InvalidInput(f"passage is over {MAX_PASSAGE_CHARS} characters", field="text")
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            passage = Passage(agent_id=agent_id, text=text, tags=sorted(set(tags)), origin=origin)
+            if created_at is not None:
+                passage.created_at = created_at
+            session.add(passage)
+            agent.passage_count += 1
+            session.add(agent)
+        self.services.indexer.index_agent(agent_id)
+        return passage
+
+    def insert_passages(
+        self,
+        agent_id: str,
+        items: Sequence[tuple[str, datetime | None, Sequence[str]]],
+        *,
+        tenant: str = DEFAULT_TENANT,
+        origin: str = "user",
+    ) -> int:
+        """Bulk insert (text, created_at, tags); one transaction, then one indexing pass."""
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            for text, created_at, tags in items:
+                if not text.strip():
+                    raise InvalidInput("passage text is empty", field="text")
+                passage = Passage(
+                    agent_id=agent_id, text=text, tags=sorted(set(tags)), origin=origin
+                )
+                if created_at is not None:
+                    passage.created_at = created_at
+                session.add(passage)
+            agent.passage_count += len(items)
+            session.add(agent)
+        self.services.indexer.index_agent(agent_id)
+        return len(items)
+
+    def passages(
+        self,
+        agent_id: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[Passage]:
+        with self._read() as session:
+            agents_.get(session, tenant, agent_id)
+            query = select(Passage).where(Passage.agent_id == agent_id)
+            if after is not None:
+                query = query.where(col(Passage.id) > after)
+            return list(session.exec(query.order_by(col(Passage.id)).limit(_page(limit))))
+
+    def search_archival(
+        self,
+        agent_id: str,
+        query: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        tags: Sequence[str] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> tuple[list[Hit], int]:
+        if not query.strip():
+            raise InvalidInput("query is empty", field="query")
+        with self._read() as session:
+            agent = agents_.get(session, tenant, agent_id)
+            return self.services.searcher.passages(
+                session,
+                self.services.embedders.get(agent.embedding),
+                agent_id,
+                query,
+                tags=list(tags),
+                start=start,
+                end=end,
+                limit=_page(limit),
+                offset=offset,
+            )
+
+    def delete_passage(
+        self, agent_id: str, passage_id: int, *, tenant: str = DEFAULT_TENANT
+    ) -> None:
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            passage = session.get(Passage, passage_id)
+            if passage is None or passage.agent_id != agent_id:
+                raise NotFound(f"passage {passage_id} not found")
+            session.delete(passage)
+            agent.passage_count = max(agent.passage_count - 1, 0)
+            session.add(agent)
+            embedding = agent.embedding
+        embedder = self.services.embedders.get(embedding)
+        self.services.searcher.index.delete(collection_name(embedder), [f"p:{passage_id}"])
+
+    # -- recall memory ----------------------------------------------------------------------
+
+    def messages(
+        self,
+        agent_id: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[Message]:
+        with self._read() as session:
+            agents_.get(session, tenant, agent_id)
+            return messages_.history(
+                session, agent_id, limit=_page(limit), before=before, after=after
+            )
+
+    def search_recall(
+        self,
+        agent_id: str,
+        query: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        roles: Sequence[str] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> tuple[list[Hit], int]:
+        if not query.strip():
+            raise InvalidInput("query is empty", field="query")
+        with self._read() as session:
+            agent = agents_.get(session, tenant, agent_id)
+            return self.services.searcher.messages(
+                session,
+                self.services.embedders.get(agent.embedding),
+                agent_id,
+                query,
+                roles=list(roles),
+                start=start,
+                end=end,
+                limit=_page(limit),
+                offset=offset,
+            )
+
+    def context(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> context.Breakdown:
+        with self._read() as session:
+            agent = agents_.get(session, tenant, agent_id)
+            tool_tokens = self.services.counter.tools(agent.model, self.services.tools.schemas())
+            return context.breakdown(session, agent, self.services.counter, tool_tokens)
+
+
+def _page(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
+    return limit
+
+
+def _as_input(message: dict[str, str] | tuple[str, str] | str) -> tuple[str, str]:
+    if isinstance(message, str):
+        return ("user", message)
+    if isinstance(message, tuple):
+        return message
+    if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        raise InvalidInput("each message needs a string 'content'", field="messages")
+    return (str(message.get("role", "user")), message["content"])

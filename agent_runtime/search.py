@@ -1,0 +1,157 @@
+"""Hybrid search over archival passages and recall messages.
+
+Keyword ranking (BM25 in the database) and dense ranking (the vector index) are fused with
+weighted reciprocal rank fusion; filters by time, tags and roles apply to both lists.
+"""
+
+from __future__ import annotations
+
+from calendar import timegm
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from agent_runtime import keyword
+from agent_runtime.embedding import Embedder
+from agent_runtime.storage.tables import Message, Passage
+from agent_runtime.vector_index import VectorIndex
+from memory_tools import Hit
+
+
+@dataclass(frozen=True)
+class Fusion:
+    keyword_weight: float = 1.0
+    dense_weight: float = 1.0
+    k: int = 60
+    candidates: int = 50
+
+
+def epoch(moment: datetime) -> int:
+    return timegm(moment.timetuple())
+
+
+def collection_name(embedder: Embedder) -> str:
+    slug = "".join(c if c.isalnum() else "-" for c in embedder.name).strip("-")
+    return f"recalld-{slug}-{embedder.dimension}"
+
+
+def fuse(lists: list[tuple[list[int], float]], k: int) -> list[int]:
+    """Weighted reciprocal rank fusion of ranked id lists; ties keep first-seen order."""
+    scores: dict[int, float] = {}
+    for ids, weight in lists:
+        for rank, id_ in enumerate(ids):
+            scores[id_] = scores.get(id_, 0.0) + weight / (k + rank + 1)
+    return sorted(scores, key=lambda i: -scores[i])
+
+
+class Searcher:
+    def __init__(self, index: VectorIndex, fusion: Fusion | None = None) -> None:
+        self.index = index
+        self.fusion = fusion or Fusion()
+
+    def dense(
+        self,
+        embedder: Embedder,
+        agent_id: str,
+        kind: str,
+        query: str,
+        limit: int,
+        start: datetime | None,
+        end: datetime | None,
+        tags: list[str] | None = None,
+        roles: list[str] | None = None,
+    ) -> list[int]:
+        clauses: list[dict[str, Any]] = [{"agent_id": agent_id}, {"kind": kind}]
+        if start is not None:
+            clauses.append({"ts": {"$gte": epoch(start)}})
+        if end is not None:
+            clauses.append({"ts": {"$lte": epoch(end)}})
+        clauses += [{f"tag:{t}": True} for t in tags or []]
+        if roles:
+            clauses.append({"role": {"$in": list(roles)}})
+        vector = embedder.embed([query])[0]
+        hits = self.index.query(collection_name(embedder), vector, limit, {"$and": clauses})
+        return [int(h.id.split(":", 1)[1]) for h in hits]
+
+    def passages(
+        self,
+        session: Session,
+        embedder: Embedder,
+        agent_id: str,
+        query: str,
+        *,
+        tags: list[str],
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[Hit], int]:
+        want = max(self.fusion.candidates, (offset + limit) * 2)
+        keyword_ids = keyword.rank(
+            session, keyword.PASSAGES, agent_id, query, limit=want, start=start, end=end, tags=tags
+        )
+        dense_ids = self.dense(embedder, agent_id, "passage", query, want, start, end, tags=tags)
+        ranked = self._fused(keyword_ids, dense_ids)
+        page = ranked[offset : offset + limit]
+        rows = {p.id: p for p in session.exec(select(Passage).where(col(Passage.id).in_(page)))}
+        hits = [
+            Hit(
+                id=i,
+                text=rows[i].text,
+                created_at=rows[i].created_at,
+                score=0.0,
+                tags=list(rows[i].tags),
+            )
+            for i in page
+            if i in rows
+        ]
+        return hits, len(ranked)
+
+    def messages(
+        self,
+        session: Session,
+        embedder: Embedder,
+        agent_id: str,
+        query: str,
+        *,
+        roles: list[str],
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[Hit], int]:
+        want = max(self.fusion.candidates, (offset + limit) * 2)
+        keyword_ids = keyword.rank(
+            session,
+            keyword.MESSAGES,
+            agent_id,
+            query,
+            limit=want,
+            start=start,
+            end=end,
+            roles=roles,
+        )
+        dense_ids = self.dense(embedder, agent_id, "message", query, want, start, end, roles=roles)
+        ranked = self._fused(keyword_ids, dense_ids)
+        page = ranked[offset : offset + limit]
+        rows = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(page)))}
+        hits = [
+            Hit(
+                id=i,
+                text=rows[i].content,
+                created_at=rows[i].created_at,
+                score=0.0,
+                role=rows[i].role,
+            )
+            for i in page
+            if i in rows
+        ]
+        return hits, len(ranked)
+
+    def _fused(self, keyword_ids: list[int], dense_ids: list[int]) -> list[int]:
+        return fuse(
+            [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
+            self.fusion.k,
+        )

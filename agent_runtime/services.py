@@ -1,0 +1,44 @@
+"""The services one runtime shares between its parts, built once at start and passed down."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+
+from agent_runtime.embedding import Embedder, make_embedder
+from agent_runtime.indexer import Indexer
+from agent_runtime.llm import LLM
+from agent_runtime.search import Searcher
+from agent_runtime.settings import Settings
+from agent_runtime.tokens import TokenCounter
+from memory_tools import ToolRegistry
+
+
+@dataclass
+class Embedders:
+    """One embedder per name, made on first use (the local model takes a moment to load)."""
+
+    factory: Callable[[str], Embedder] = make_embedder
+    _made: dict[str, Embedder] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, name: str) -> Embedder:
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = self.factory(name)
+            return self._made[name]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    llm_for: Callable[[str], LLM]
+    embedders: Embedders
+    searcher: Searcher
+    indexer: Indexer
+    tools: ToolRegistry
+    counter: TokenCounter

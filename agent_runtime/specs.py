@@ -1,0 +1,49 @@
+"""Plain inputs of the Python API (the server parses JSON into these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_BLOCK_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    label: str
+    value: str = ""
+    limit: int = DEFAULT_BLOCK_LIMIT
+    description: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    name: str
+    model: str | None = None
+    model_base_url: str | None = None
+    context_window: int | None = None
+    embedding: str | None = None
+    system: str | None = None
+    persona: str | None = None
+    human: str | None = None
+    blocks: list[BlockSpec] = field(default_factory=list)
+    block_ids: list[str] = field(default_factory=list)
+    max_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class AgentPatch:
+    name: str | None = None
+    model: str | None = None
+    model_base_url: str | None = None
+    context_window: int | None = None
+    system: str | None = None
+    max_steps: int | None = None
+
+
+@dataclass(frozen=True)
+class BlockPatch:
+    value: str | None = None
+    limit: int | None = None
+    description: str | None = None
+    read_only: bool | None = None

@@ -1,0 +1,126 @@
+"""SQLModel table models. Request/response schemas live elsewhere; these are rows only.
+
+Schema changes go through migrations in ``storage/migrations/versions``; never ``create_all``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(index=True)
+    key_hash: str = Field(unique=True)
+    prefix: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agent"
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    name: str
+    model: str
+    model_base_url: str | None = None
+    context_window: int
+    embedding: str
+    instructions: str = Field(sa_column=Column(Text, nullable=False))
+    max_steps: int
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    # The rendered system prompt is kept so that it changes only when memory changes.
+    system_prompt: str = Field(default="", sa_column=Column(Text, nullable=False))
+    system_prompt_tokens: int = 0
+    memory_edited_at: datetime | None = None
+    message_count: int = 0
+    passage_count: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    last_stop_reason: str | None = None
+
+
+class Block(SQLModel, table=True):
+    __tablename__ = "block"
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    label: str
+    value: str = Field(default="", sa_column=Column(Text, nullable=False))
+    limit: int
+    description: str = ""
+    read_only: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AgentBlock(SQLModel, table=True):
+    """Links blocks to agents; a block linked to several agents is shared between them."""
+
+    __tablename__ = "agent_block"
+    agent_id: str = Field(primary_key=True, foreign_key="agent.id", ondelete="CASCADE")
+    block_id: str = Field(primary_key=True, foreign_key="block.id", ondelete="CASCADE")
+    position: int = 0
+
+
+class Message(SQLModel, table=True):
+    """Every message ever exchanged, in order. ``in_context`` marks the buffer the model sees."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        Index("ix_message_agent_context", "agent_id", "in_context", "id"),
+        Index("ix_message_agent_created", "agent_id", "created_at"),
+        Index("ix_message_pending", "indexed", "agent_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
+    turn_id: str
+    step: int = 0
+    role: str
+    content: str = Field(default="", sa_column=Column(Text, nullable=False))
+    tool_calls: list[dict] | None = Field(default=None, sa_column=Column(JSON))
+    tool_call_id: str | None = None
+    name: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    in_context: bool = True
+    tokens: int = 0
+    indexed: bool = False
+
+
+class Passage(SQLModel, table=True):
+    """Archival memory. ``created_at`` is the time of the event the passage records."""
+
+    __tablename__ = "passage"
+    __table_args__ = (
+        Index("ix_passage_agent_created", "agent_id", "created_at"),
+        Index("ix_passage_pending", "indexed", "agent_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    origin: str = "agent"  # agent / user / paged
+    source_message_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    indexed: bool = False
+
+
+class Summary(SQLModel, table=True):
+    """The recursive summary; the newest row for an agent is the one in context."""
+
+    __tablename__ = "summary"
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    evicted_through: int  # id of the last message this summary covers
+    evicted_count: int = 0
+    truncated: bool = False  # the summariser failed; the text is a truncation notice
+    tokens: int = 0
+    created_at: datetime = Field(default_factory=utcnow)

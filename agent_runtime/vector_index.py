@@ -1,0 +1,180 @@
+"""The vector seam: a `VectorIndex` protocol, chromadb behind it, and an in-memory fake.
+
+This is the only module that imports chromadb. Filters use Chroma's `where` language (a subset:
+equality, `$gte`/`$lte`/`$in`, `$and`), which the fake implements too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from agent_runtime.errors import ConfigurationError, RecalldError
+
+Metadata = dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    id: str
+    distance: float  # cosine distance: 0 is identical
+
+
+class VectorIndex(Protocol):
+    def upsert(
+        self, collection: str, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
+    ) -> None: ...
+
+    def query(
+        self, collection: str, vector: np.ndarray, k: int, where: dict[str, Any] | None
+    ) -> list[VectorHit]: ...
+
+    def delete(self, collection: str, ids: list[str]) -> None: ...
+
+    def delete_where(self, collection: str, where: dict[str, Any]) -> None: ...
+
+
+class ChromaIndex:
+    """Embedded `PersistentClient` under a folder, or a Chroma server by URL."""
+
+    def __init__(self, path: Path | None = None, url: str | None = None) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if url:
+                from urllib.parse import urlparse
+
+                parsed = urlparse(url)
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or 8000,
+                    ssl=parsed.scheme == "https",
+                    settings=chroma_settings,
+                )
+            else:
+                assert path is not None
+                path.mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:
+            raise ConfigurationError(f"cannot open the vector store: {exc}") from exc
+        self._collections: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _collection(self, name: str) -> Any:
+        with self._lock:
+            if name not in self._collections:
+                self._collections[name] = self._client.get_or_create_collection(
+                    name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                )
+            return self._collections[name]
+
+    def upsert(
+        self, collection: str, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
+    ) -> None:
+        if not ids:
+            return
+        try:
+            self._collection(collection).upsert(
+                ids=ids, embeddings=np.asarray(vectors, dtype=np.float32), metadatas=metadatas
+            )
+        except Exception as exc:
+            raise RecalldError(f"vector store write failed: {exc}") from exc
+
+    def query(
+        self, collection: str, vector: np.ndarray, k: int, where: dict[str, Any] | None
+    ) -> list[VectorHit]:
+        try:
+            result = self._collection(collection).query(
+                query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                n_results=k,
+                where=where or None,
+                include=["distances"],
+            )
+        except Exception as exc:
+            raise RecalldError(f"vector store query failed: {exc}") from exc
+        ids = result["ids"][0] if result["ids"] else []
+        distances = result["distances"][0] if result.get("distances") else [0.0] * len(ids)
+        return [VectorHit(i, float(d)) for i, d in zip(ids, distances, strict=True)]
+
+    def delete(self, collection: str, ids: list[str]) -> None:
+        if ids:
+            self._collection(collection).delete(ids=ids)
+
+    def delete_where(self, collection: str, where: dict[str, Any]) -> None:
+        self._collection(collection).delete(where=where)
+
+
+class MemoryIndex:
+    """Brute-force cosine search in numpy; the fake for tests and a reference for the filters."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, dict[str, tuple[np.ndarray, Metadata]]] = {}
+        self._lock = threading.Lock()
+
+    def upsert(
+        self, collection: str, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
+    ) -> None:
+        with self._lock:
+            rows = self._rows.setdefault(collection, {})
+            for id_, vector, meta in zip(ids, vectors, metadatas, strict=True):
+                rows[id_] = (np.asarray(vector, dtype=np.float32), dict(meta))
+
+    def query(
+        self, collection: str, vector: np.ndarray, k: int, where: dict[str, Any] | None
+    ) -> list[VectorHit]:
+        with self._lock:
+            rows = [
+                (i, v) for i, (v, m) in self._rows.get(collection, {}).items() if matches(m, where)
+            ]
+        if not rows:
+            return []
+        matrix = np.stack([v for _, v in rows])
+        distances = 1.0 - matrix @ np.asarray(vector, dtype=np.float32)
+        order = np.argsort(distances, kind="stable")[:k]
+        return [VectorHit(rows[i][0], float(distances[i])) for i in order]
+
+    def delete(self, collection: str, ids: list[str]) -> None:
+        with self._lock:
+            rows = self._rows.get(collection, {})
+            for id_ in ids:
+                rows.pop(id_, None)
+
+    def delete_where(self, collection: str, where: dict[str, Any]) -> None:
+        with self._lock:
+            rows = self._rows.get(collection, {})
+            for id_ in [i for i, (_, m) in rows.items() if matches(m, where)]:
+                del rows[id_]
+
+    def ids(self, collection: str) -> Sequence[str]:
+        return list(self._rows.get(collection, {}))
+
+
+def matches(meta: Metadata, where: dict[str, Any] | None) -> bool:
+    if not where:
+        return True
+    for key, cond in where.items():
+        if key == "$and":
+            if not all(matches(meta, c) for c in cond):
+                return False
+            continue
+        value = meta.get(key)
+        if isinstance(cond, dict):
+            for op, arg in cond.items():
+                if op == "$gte" and not (value is not None and value >= arg):
+                    return False
+                if op == "$lte" and not (value is not None and value <= arg):
+                    return False
+                if op == "$in" and value not in arg:
+                    return False
+                if op == "$eq" and value != arg:
+                    return False
+        elif value != cond:
+            return False
+    return True

@@ -1,0 +1,54 @@
+"""Shared argument parsing and result rendering for the search tools."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+
+from memory_tools.memory import Hit, ToolError
+
+PAGE_SIZE = 5
+
+
+def parse_day(value: str | None, name: str, *, end: bool = False) -> datetime | None:
+    """An ISO date or datetime; a bare end date covers that whole day."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time.min)
+            return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ToolError(f"{name} must be an ISO date like 2024-05-01, got {value!r}") from exc
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def check_page(page: int) -> int:
+    if page < 0:
+        raise ToolError("page must be 0 or more")
+    return page
+
+
+def render(hits: list[Hit], total: int, page: int, *, with_tags: bool) -> str:
+    results = []
+    for hit in hits:
+        item: dict[str, object] = {"timestamp": hit.created_at.isoformat(timespec="seconds")}
+        if hit.role:
+            item["role"] = hit.role
+        item["content"] = hit.text
+        if with_tags and hit.tags:
+            item["tags"] = hit.tags
+        results.append(item)
+    shown_until = page * PAGE_SIZE + len(hits)
+    return json.dumps(
+        {
+            "results": results,
+            "page": page,
+            "more": total > shown_until,
+        },
+        ensure_ascii=False,
+    )
