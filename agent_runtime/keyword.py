@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 IDENTIFIER = re.compile(r"\S*[^\W_][-_./:#@]+[^\W_]\S*", re.UNICODE)
@@ -217,4 +218,7 @@ def rank(
             f"SELECT r.id FROM {table.name} r, to_tsquery('english', :q) q "
             f"WHERE r.tsv @@ q AND {where} ORDER BY ts_rank(r.tsv, q) DESC, r.id LIMIT :limit"
         )
-    return [row[0] for row in session.execute(text(sql), params)]
+    statement = text(sql).bindparams(
+        *[bindparam(name, type_=UTCDateTime()) for name in ("start", "end") if name in params]
+    )
+    return [row[0] for row in session.execute(statement, params)]

@@ -12,6 +12,7 @@ from agent_runtime.errors import InvalidInput
 from agent_runtime.storage.tables import Message
 
 INPUT_ROLES = ("user", "system")
+SEARCH_ROLES = ("user", "assistant", "system")  # tool results only when asked for
 MAX_INPUT_CHARS = 200_000
 
 
@@ -32,17 +33,22 @@ def to_openai(message: Message) -> dict[str, Any]:
     return {"role": message.role, "content": message.content}
 
 
-def as_text(message: Message) -> str:
-    """One line of text for summaries, archival passages and embeddings."""
+def body(message: Message) -> str:
+    """The message's text, with any tool calls written out."""
     if message.role == "assistant" and message.tool_calls:
         calls = "; ".join(
             f"{c['function']['name']}({c['function']['arguments']})" for c in message.tool_calls
         )
-        lead = f"assistant: {message.content} " if message.content else "assistant: "
+        lead = f"{message.content} " if message.content else ""
         return f"{lead}[called {calls}]"
     if message.role == "tool":
-        return f"tool {message.name} returned: {message.content}"
-    return f"{message.role}: {message.content}"
+        return f"{message.name} returned: {message.content}"
+    return message.content
+
+
+def as_text(message: Message) -> str:
+    """One line of text for summaries, archival passages and embeddings."""
+    return f"{message.role}: {body(message)}"
 
 
 def check_input(role: str, content: str) -> None:

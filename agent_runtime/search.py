@@ -7,13 +7,14 @@ weighted reciprocal rank fusion; filters by time, tags and roles apply to both l
 from __future__ import annotations
 
 from calendar import timegm
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from agent_runtime import keyword
+from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder
 from agent_runtime.storage.tables import Message, Passage
 from agent_runtime.vector_index import VectorIndex
@@ -29,7 +30,8 @@ class Fusion:
 
 
 def epoch(moment: datetime) -> int:
-    return timegm(moment.timetuple())
+    """Seconds since 1970 for an aware datetime, or a naive one taken as UTC."""
+    return timegm(moment.utctimetuple())
 
 
 def collection_name(embedder: Embedder) -> str:
@@ -44,6 +46,14 @@ def fuse(lists: list[tuple[list[int], float]], k: int) -> list[int]:
         for rank, id_ in enumerate(ids):
             scores[id_] = scores.get(id_, 0.0) + weight / (k + rank + 1)
     return sorted(scores, key=lambda i: -scores[i])
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: datetime | None = None
+    end: datetime | None = None
+    tags: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
 
 
 class Searcher:
@@ -88,12 +98,8 @@ class Searcher:
         limit: int,
         offset: int = 0,
     ) -> tuple[list[Hit], int]:
-        want = max(self.fusion.candidates, (offset + limit) * 2)
-        keyword_ids = keyword.rank(
-            session, keyword.PASSAGES, agent_id, query, limit=want, start=start, end=end, tags=tags
-        )
-        dense_ids = self.dense(embedder, agent_id, "passage", query, want, start, end, tags=tags)
-        ranked = self._fused(keyword_ids, dense_ids)
+        filters = Filters(start, end, tags=list(tags))
+        ranked = self.rank(session, embedder, agent_id, query, "passage", filters, limit + offset)
         page = ranked[offset : offset + limit]
         rows = {p.id: p for p in session.exec(select(Passage).where(col(Passage.id).in_(page)))}
         hits = [
@@ -122,25 +128,14 @@ class Searcher:
         limit: int,
         offset: int = 0,
     ) -> tuple[list[Hit], int]:
-        want = max(self.fusion.candidates, (offset + limit) * 2)
-        keyword_ids = keyword.rank(
-            session,
-            keyword.MESSAGES,
-            agent_id,
-            query,
-            limit=want,
-            start=start,
-            end=end,
-            roles=roles,
-        )
-        dense_ids = self.dense(embedder, agent_id, "message", query, want, start, end, roles=roles)
-        ranked = self._fused(keyword_ids, dense_ids)
+        filters = Filters(start, end, roles=list(roles) or list(messages_.SEARCH_ROLES))
+        ranked = self.rank(session, embedder, agent_id, query, "message", filters, limit + offset)
         page = ranked[offset : offset + limit]
         rows = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(page)))}
         hits = [
             Hit(
                 id=i,
-                text=rows[i].content,
+                text=messages_.body(rows[i]),
                 created_at=rows[i].created_at,
                 score=0.0,
                 role=rows[i].role,
@@ -149,6 +144,43 @@ class Searcher:
             if i in rows
         ]
         return hits, len(ranked)
+
+    def rank(
+        self,
+        session: Session,
+        embedder: Embedder,
+        agent_id: str,
+        query: str,
+        kind: str,
+        filters: Filters,
+        needed: int,
+    ) -> list[int]:
+        """Row ids of `kind` ("passage" or "message"), best first, keyword and dense fused."""
+        want = max(self.fusion.candidates, needed * 2)
+        table = keyword.PASSAGES if kind == "passage" else keyword.MESSAGES
+        keyword_ids = keyword.rank(
+            session,
+            table,
+            agent_id,
+            query,
+            limit=want,
+            start=filters.start,
+            end=filters.end,
+            tags=filters.tags,
+            roles=filters.roles,
+        )
+        dense_ids = self.dense(
+            embedder,
+            agent_id,
+            kind,
+            query,
+            want,
+            filters.start,
+            filters.end,
+            tags=filters.tags,
+            roles=filters.roles,
+        )
+        return self._fused(keyword_ids, dense_ids)
 
     def _fused(self, keyword_ids: list[int], dense_ids: list[int]) -> list[int]:
         return fuse(

@@ -18,13 +18,15 @@ def parse_day(value: str | None, name: str, *, end: bool = False) -> datetime | 
         if len(value) == 10:
             day = date.fromisoformat(value)
             moment = datetime.combine(day, time.min)
-            return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if end:
+                moment += timedelta(days=1) - timedelta(microseconds=1)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ToolError(f"{name} must be an ISO date like 2024-05-01, got {value!r}") from exc
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)  # dates without a zone are read as UTC
+    return moment.astimezone(UTC)
 
 
 def check_page(page: int) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+TIMESTAMP = sa.DateTime(timezone=True)
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -22,7 +24,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.String, nullable=False, index=True),
         sa.Column("key_hash", sa.String, nullable=False, unique=True),
         sa.Column("prefix", sa.String, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
     )
     op.create_table(
         "agent",
@@ -35,15 +37,15 @@ def upgrade() -> None:
         sa.Column("embedding", sa.String, nullable=False),
         sa.Column("instructions", sa.Text, nullable=False),
         sa.Column("max_steps", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=False),
         sa.Column("system_prompt", sa.Text, nullable=False),
         sa.Column("system_prompt_tokens", sa.Integer, nullable=False),
-        sa.Column("memory_edited_at", sa.DateTime),
+        sa.Column("memory_edited_at", TIMESTAMP),
         sa.Column("message_count", sa.Integer, nullable=False),
         sa.Column("passage_count", sa.Integer, nullable=False),
         sa.Column("lease_owner", sa.String),
-        sa.Column("lease_until", sa.DateTime),
+        sa.Column("lease_until", TIMESTAMP),
         sa.Column("last_stop_reason", sa.String),
     )
     op.create_table(
@@ -55,8 +57,8 @@ def upgrade() -> None:
         sa.Column("limit", sa.Integer, nullable=False),
         sa.Column("description", sa.String, nullable=False),
         sa.Column("read_only", sa.Boolean, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=False),
     )
     op.create_table(
         "agent_block",
@@ -81,7 +83,7 @@ def upgrade() -> None:
         sa.Column("tool_calls", sa.JSON),
         sa.Column("tool_call_id", sa.String),
         sa.Column("name", sa.String),
-        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("in_context", sa.Boolean, nullable=False),
         sa.Column("tokens", sa.Integer, nullable=False),
         sa.Column("indexed", sa.Boolean, nullable=False),
@@ -99,7 +101,7 @@ def upgrade() -> None:
         sa.Column("tags", sa.JSON, nullable=False),
         sa.Column("origin", sa.String, nullable=False),
         sa.Column("source_message_id", sa.Integer),
-        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("indexed", sa.Boolean, nullable=False),
     )
     op.create_index("ix_passage_agent_created", "passage", ["agent_id", "created_at"])
@@ -119,7 +121,7 @@ def upgrade() -> None:
         sa.Column("evicted_count", sa.Integer, nullable=False),
         sa.Column("truncated", sa.Boolean, nullable=False),
         sa.Column("tokens", sa.Integer, nullable=False),
-        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("created_at", TIMESTAMP, nullable=False),
     )
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_keyword_indexes()
