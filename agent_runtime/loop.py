@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 END_TURN, MAX_STEPS, ERROR, CANCELLED = "end_turn", "max_steps", "error", "cancelled"
 
 EventSink = Callable[[str, Message], None]
+TOOL_RESULT_SHARE = 0.2
+CHARS_PER_TOKEN = 3  # conservative: most tokenizers average 3.5-4 characters per token
 
 
 @dataclass
@@ -179,7 +181,7 @@ class TurnRunner:
                         role="tool",
                         tool_call_id=call.id,
                         name=call.name,
-                        content=self._run_tool(tools, tool_memory, call),
+                        content=self._run_tool(tools, tool_memory, call, agent.context_window),
                     )
                 )
             for row in new:
@@ -196,14 +198,20 @@ class TurnRunner:
         self.s.indexer.index_agent(agent_id)
         return new, response
 
-    def _run_tool(self, tools: ToolRegistry, memory: object, call: ToolCall) -> str:
+    def _run_tool(self, tools: ToolRegistry, memory: object, call: ToolCall, window: int) -> str:
         try:
-            return tools.run(memory, call.name, call.arguments)  # type: ignore[arg-type]
+            output = tools.run(memory, call.name, call.arguments)  # type: ignore[arg-type]
         except ToolError as exc:
             return f"Error: {exc}"
         except RecalldError as exc:
             log.warning("tool %s failed: %s", call.name, exc.message)
             return f"Error: {exc.message}"
+        # A tool result may not crowd out the conversation: about a fifth of the window at most.
+        cap = max(int(window * TOOL_RESULT_SHARE * CHARS_PER_TOKEN), 200)
+        if len(output) > cap:
+            cut = len(output) - cap
+            output = output[:cap] + f"\n[... {cut} more characters cut; narrow the request]"
+        return output
 
     def _refresh_prompts(self, session: Session, agent: Agent, changed_blocks: set[str]) -> None:
         context.refresh_system(session, agent, self.s.counter)

@@ -17,8 +17,15 @@ Reply = ChatResponse | Exception | Callable[[ChatRequest], ChatResponse]
 class ScriptedLLM:
     """Replies come from a queue; an empty queue uses `fallback`, or fails loudly without one."""
 
-    def __init__(self, fallback: Callable[[ChatRequest], ChatResponse] | None = None) -> None:
+    def __init__(
+        self,
+        fallback: Callable[[ChatRequest], ChatResponse] | None = None,
+        *,
+        summarizer: Callable[[ChatRequest], ChatResponse] | None = None,
+    ) -> None:
+        """`summarizer`, if given, answers requests without tools (summaries) off the queue."""
         self.requests: list[ChatRequest] = []
+        self._summarizer = summarizer
         self._queue: deque[Reply] = deque()
         self._fallback = fallback
         self._lock = threading.Lock()
@@ -48,7 +55,10 @@ class ScriptedLLM:
     def complete(self, request: ChatRequest) -> ChatResponse:
         with self._lock:
             self.requests.append(request)
-            item = self._queue.popleft() if self._queue else None
+            if self._summarizer is not None and not request.tools:
+                item: Reply | None = self._summarizer
+            else:
+                item = self._queue.popleft() if self._queue else None
         if item is None:
             if self._fallback is None:
                 raise ProviderError("the scripted model has no reply queued")

@@ -188,3 +188,16 @@ def test_provider_error_from_summary_path_is_not_needed_for_small_chats(
     agent_id = make_agent(runtime)
     with pytest.raises(ProviderError, match="no reply queued"):
         runtime.send(agent_id, ["hi"])
+
+
+def test_huge_tool_results_are_cut_to_fit_the_window(
+    runtime: Runtime, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = make_agent(runtime, context_window=3000)
+    runtime.insert_passage(agent_id, "needle " * 3000)
+    fake_llm.reply(archival_memory_search={"query": "needle"})
+    fake_llm.reply("done")
+    result = runtime.send(agent_id, ["find the needle"])
+    tool = next(m for m in result.messages if m.role == "tool")
+    assert len(tool.content) < 2000
+    assert "more characters cut" in tool.content
