@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_runtime.embedding.fake import FakeEmbedder
+from agent_runtime.llm.scripted import ScriptedLLM
+from agent_runtime.runtime import Runtime
+from agent_runtime.settings import Settings
+from agent_runtime.specs import AgentSpec, BlockSpec
+from agent_runtime.storage.database import transaction
+from agent_runtime.storage.tables import Passage
+
+
+def open_runtime(home: Path, llm: ScriptedLLM, database_url: str | None = None) -> Runtime:
+    # The real embedded Chroma, so vectors must survive the restart too.
+    return Runtime(
+        Settings(home=home, database_url=database_url),
+        llm=llm,
+        embedder_factory=lambda _n: FakeEmbedder(),
+    )
+
+
+def test_everything_survives_a_restart(tmp_path: Path, database_url: str | None) -> None:
+    llm = ScriptedLLM()
+    first = open_runtime(tmp_path, llm, database_url)
+    agent_id = first.create_agent(
+        AgentSpec(name="keeper", blocks=[BlockSpec("human", "Name: Ada")])
+    ).id
+    llm.reply(archival_memory_insert={"content": "The boat is moored at pier 7"})
+    llm.reply("noted")
+    first.send(agent_id, ["remember where the boat is"])
+    first.close()
+
+    second = open_runtime(tmp_path, llm, database_url)
+    assert second.get_agent(agent_id).name == "keeper"
+    assert second.block(agent_id, "human").value == "Name: Ada"
+    assert [m.content for m in second.messages(agent_id)][0] == "remember where the boat is"
+    hits, _ = second.search_archival(agent_id, "where is the boat moored")
+    assert hits[0].text == "The boat is moored at pier 7"
+    hits, _ = second.search_recall(agent_id, "boat")
+    assert hits and "boat" in hits[0].text
+    second.close()
+
+
+def test_rows_left_unindexed_by_a_crash_are_indexed_by_the_sweep(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    llm = ScriptedLLM()
+    runtime = open_runtime(tmp_path, llm, database_url)
+    agent_id = runtime.create_agent(AgentSpec(name="k")).id
+    with transaction(runtime.engine) as session:  # as if the process died before indexing
+        session.add(Passage(agent_id=agent_id, text="orphaned zebra fact", tags=[]))
+    assert runtime.services.indexer.sweep() == 1
+    hits, _ = runtime.search_archival(agent_id, "zebra")
+    assert [h.text for h in hits] == ["orphaned zebra fact"]
+    assert runtime.services.indexer.sweep() == 0
+    runtime.close()

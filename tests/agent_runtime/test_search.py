@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+
+from agent_runtime.runtime import Runtime
+from agent_runtime.search import fuse
+from agent_runtime.specs import AgentSpec
+
+
+def day(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+class Blind:
+    """An embedder that sees nothing: every text gets the same vector, so dense search is noise."""
+
+    name = "blind"
+    dimension = 8
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 8), dtype=np.float32)
+        out[:, 0] = 1.0
+        return out
+
+
+def test_an_exact_identifier_is_found_when_dense_search_misses_it(runtime: Runtime) -> None:
+    runtime.services.embedders._made["fake"] = Blind()  # type: ignore[assignment]
+    agent_id = runtime.create_agent(AgentSpec(name="s", embedding="fake")).id
+    for i in range(40):
+        runtime.insert_passage(agent_id, f"routine note {i} about the weekly sync")
+    runtime.insert_passage(agent_id, "refund for order ORD-88213-X was approved")
+    hits, _ = runtime.search_archival(agent_id, "ORD-88213-X", limit=3)
+    assert hits[0].text == "refund for order ORD-88213-X was approved"
+
+
+def test_a_date_range_excludes_what_lies_outside_it(runtime: Runtime) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    runtime.insert_passage(agent_id, "dentist appointment", created_at=day("2024-01-10"))
+    runtime.insert_passage(agent_id, "dentist appointment again", created_at=day("2024-03-05"))
+    runtime.insert_passage(agent_id, "dentist follow-up", created_at=day("2024-05-20"))
+    hits, total = runtime.search_archival(
+        agent_id, "dentist", start=day("2024-02-01"), end=day("2024-04-30T23:59:59")
+    )
+    assert [h.text for h in hits] == ["dentist appointment again"]
+    assert total == 1
+    assert hits[0].created_at == day("2024-03-05")
+
+
+def test_tags_filter_both_lists(runtime: Runtime) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    runtime.insert_passage(agent_id, "tea is preferred", tags=["pref"])
+    runtime.insert_passage(agent_id, "tea shop opens at nine", tags=["place"])
+    hits, _ = runtime.search_archival(agent_id, "tea", tags=["pref"])
+    assert [h.text for h in hits] == ["tea is preferred"]
+
+
+def test_fusion_keeps_both_kinds_of_hit() -> None:
+    keyword_only, dense_only = 1, 2
+    fused = fuse([([keyword_only, 3, 4], 1.0), ([dense_only, 3, 5], 1.0)], k=60)
+    assert fused[0] == 3  # in both lists
+    assert set(fused[:3]) == {3, keyword_only, dense_only}
+
+
+def test_weights_shift_the_fusion() -> None:
+    fused = fuse([([1, 2], 2.0), ([2, 1], 1.0)], k=60)
+    assert fused == [1, 2]
+
+
+def test_meaning_alone_finds_a_passage_without_shared_words(runtime: Runtime) -> None:
+    # the fake embedder is a bag of words, so "boat" matches "boat" densely while the keyword
+    # side (stop words only in the query apart from boat) also agrees; check ordering holds
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    runtime.insert_passage(agent_id, "the boat is red")
+    runtime.insert_passage(agent_id, "a cat sat")
+    hits, _ = runtime.search_archival(agent_id, "what colour is the boat")
+    assert hits[0].text == "the boat is red"
+
+
+def test_recall_search_skips_tool_output_unless_asked(runtime: Runtime, fake_llm) -> None:  # type: ignore[no-untyped-def]
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    fake_llm.reply(archival_memory_insert={"content": "walrus facts"})
+    fake_llm.reply("stored the walrus")
+    runtime.send(agent_id, ["keep walrus facts"])
+    hits, _ = runtime.search_recall(agent_id, "walrus")
+    assert {h.role for h in hits} <= {"user", "assistant"}
+    assert not any("stored as passage" in h.text for h in hits)
+    hits, _ = runtime.search_recall(agent_id, "stored passage", roles=["tool"])
+    assert hits and all(h.role == "tool" for h in hits)
+    assert "stored as passage" in hits[0].text
+
+
+def test_tenants_cannot_see_each_other(runtime: Runtime) -> None:
+    import pytest
+
+    from agent_runtime.errors import NotFound
+
+    agent_id = runtime.create_agent(AgentSpec(name="mine"), tenant="acme").id
+    with pytest.raises(NotFound):
+        runtime.get_agent(agent_id, tenant="globex")
+    with pytest.raises(NotFound):
+        runtime.search_archival(agent_id, "x", tenant="globex")
+    assert runtime.list_agents(tenant="globex") == []

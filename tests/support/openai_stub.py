@@ -1,0 +1,89 @@
+"""An OpenAI-compatible chat server on 127.0.0.1 for tests: scripted replies, recorded requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class OpenAIStub:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.replies: deque[tuple[int, dict[str, Any]]] = deque()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                stub.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
+                status, payload = (
+                    stub.replies.popleft()
+                    if stub.replies
+                    else (200, stub.completion("(stub has no reply queued)"))
+                )
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> OpenAIStub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @staticmethod
+    def completion(content: str | None, tool_calls: list[dict[str, Any]] | None = None) -> dict:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        return {
+            "id": "chatcmpl-stub",
+            "object": "chat.completion",
+            "created": 1700000000,
+            "model": "stub-model",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if tool_calls else "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+        }
+
+    def reply(self, content: str | None = None, **calls: dict[str, Any]) -> None:
+        tool_calls = [
+            {
+                "id": f"call_{len(self.replies)}_{i}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args)},
+            }
+            for i, (name, args) in enumerate(calls.items())
+        ]
+        self.replies.append((200, self.completion(content, tool_calls or None)))
+
+    def fail(self, status: int, message: str, code: str | None = None) -> None:
+        self.replies.append(
+            (status, {"error": {"message": message, "type": "invalid_request_error", "code": code}})
+        )
