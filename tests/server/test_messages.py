@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from starlette.testclient import TestClient
+
+from agent_runtime.errors import ProviderRateLimited, ProviderTimeout
+from agent_runtime.llm import ChatRequest, ChatResponse
+from agent_runtime.llm.scripted import ScriptedLLM
+from agent_runtime.runtime import Runtime
+
+
+def new_agent(client: TestClient, **body: object) -> str:
+    return client.post("/v1/agents", json={"name": "m", **body}).json()["id"]
+
+
+def events(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for chunk in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in chunk.splitlines())
+        out.append((fields["event"], json.loads(fields["data"])))
+    return out
+
+
+def test_a_turn_returns_messages_stop_reason_and_usage(
+    client: TestClient, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = new_agent(client)
+    fake_llm.reply(core_memory_append={"label": "human", "content": "Likes tea"})
+    fake_llm.reply("Tea it is.")
+    response = client.post(
+        f"/v1/agents/{agent_id}/messages",
+        json={"messages": [{"role": "user", "content": "I like tea"}]},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["stop_reason"] == "end_turn" and body["steps"] == 2
+    kinds = [(m["role"], m.get("tool_calls", [{}])[0].get("name")) for m in body["messages"]]
+    assert kinds == [
+        ("user", None),
+        ("assistant", "core_memory_append"),
+        ("tool", None),
+        ("assistant", None),
+    ]
+    assert body["messages"][2]["tool_call_id"] == body["messages"][1]["tool_calls"][0]["id"]
+    assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+    block = client.get(f"/v1/agents/{agent_id}/blocks/human").json()
+    assert block["value"].endswith("Likes tea")
+    history = client.get(f"/v1/agents/{agent_id}/messages").json()["data"]
+    assert [m["id"] for m in history] == [m["id"] for m in body["messages"]]
+    page = client.get(
+        f"/v1/agents/{agent_id}/messages", params={"limit": 2, "before": history[2]["id"]}
+    ).json()["data"]
+    assert [m["id"] for m in page] == [history[0]["id"], history[1]["id"]]
+
+
+def test_streaming_sends_an_event_per_message_then_done(
+    client: TestClient, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = new_agent(client)
+    fake_llm.reply(archival_memory_insert={"content": "Ada's locker is 42"})
+    fake_llm.reply("Saved.")
+    with client.stream(
+        "POST",
+        f"/v1/agents/{agent_id}/messages/stream",
+        json={"messages": [{"content": "my locker is 42"}]},
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    kinds = [k for k, _ in events(text)]
+    assert kinds == ["user_message", "tool_call", "tool_result", "assistant_message", "done"]
+    done = events(text)[-1][1]
+    assert done["stop_reason"] == "end_turn" and done["steps"] == 2
+
+
+def test_stream_errors_arrive_as_an_error_event(client: TestClient, fake_llm: ScriptedLLM) -> None:
+    agent_id = new_agent(client)
+    fake_llm.push(ProviderTimeout("upstream took too long"))
+    with client.stream(
+        "POST", f"/v1/agents/{agent_id}/messages/stream", json={"messages": [{"content": "hi"}]}
+    ) as response:
+        text = "".join(response.iter_text())
+    kind, data = events(text)[-1]
+    assert kind == "error" and data["error"]["code"] == "provider_timeout"
+
+
+def test_a_client_that_disconnects_does_not_corrupt_the_agent(
+    client: TestClient, runtime: Runtime
+) -> None:
+    release = threading.Event()
+
+    def slow(request: ChatRequest) -> ChatResponse:
+        release.wait(5)
+        return ChatResponse(content="finished anyway")
+
+    runtime.services.llm_for = lambda _m: ScriptedLLM(fallback=slow)
+    agent_id = new_agent(client)
+    with client.stream(
+        "POST", f"/v1/agents/{agent_id}/messages/stream", json={"messages": [{"content": "start"}]}
+    ) as response:
+        first = next(response.iter_lines())
+        assert first.startswith("id:") or first.startswith("event:")
+    release.set()  # the client is gone; the turn still finishes and commits
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        history = client.get(f"/v1/agents/{agent_id}/messages").json()["data"]
+        if len(history) == 2:
+            break
+        time.sleep(0.05)
+    assert [m["content"] for m in history] == ["start", "finished anyway"]
+    fake = ScriptedLLM().reply("next turn works")
+    runtime.services.llm_for = lambda _m: fake
+    again = client.post(f"/v1/agents/{agent_id}/messages", json={"messages": [{"content": "x"}]})
+    assert again.json()["messages"][-1]["content"] == "next turn works"
+
+
+def test_provider_failures_map_to_gateway_statuses(
+    client: TestClient, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = new_agent(client)
+    fake_llm.push(ProviderTimeout("slow"), ProviderRateLimited("busy"))
+    timeout = client.post(f"/v1/agents/{agent_id}/messages", json={"messages": [{"content": "a"}]})
+    assert timeout.status_code == 504 and timeout.json()["error"]["code"] == "provider_timeout"
+    limited = client.post(f"/v1/agents/{agent_id}/messages", json={"messages": [{"content": "b"}]})
+    assert limited.status_code == 429
+
+
+def test_a_busy_agent_answers_409(client: TestClient, runtime: Runtime) -> None:
+    release = threading.Event()
+
+    def slow(_request: ChatRequest) -> ChatResponse:
+        release.wait(5)
+        return ChatResponse(content="done")
+
+    runtime.services.llm_for = lambda _m: ScriptedLLM(fallback=slow)
+    runtime.settings = runtime.settings.with_(busy_wait_seconds=0.2)
+    agent_id = new_agent(client)
+    results: list[int] = []
+    first = threading.Thread(
+        target=lambda: results.append(
+            client.post(
+                f"/v1/agents/{agent_id}/messages", json={"messages": [{"content": "one"}]}
+            ).status_code
+        )
+    )
+    first.start()
+    time.sleep(0.3)
+    busy = client.post(f"/v1/agents/{agent_id}/messages", json={"messages": [{"content": "two"}]})
+    release.set()
+    first.join(10)
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "agent_busy"
+    assert results == [200]
+
+
+def test_message_input_is_validated(client: TestClient) -> None:
+    agent_id = new_agent(client)
+    url = f"/v1/agents/{agent_id}/messages"
+    assert client.post(url, json={}).json()["error"]["field"] == "messages"
+    assert client.post(url, json={"messages": []}).status_code == 422
+    bad_role = client.post(url, json={"messages": [{"role": "tool", "content": "x"}]})
+    assert bad_role.status_code == 422 and bad_role.json()["error"]["field"] == "role"
+    assert client.post(url, json={"messages": ["hi"]}).json()["error"]["field"] == "messages[0]"
+    missing = client.post("/v1/agents/agent-nope/messages", json={"messages": [{"content": "x"}]})
+    assert missing.status_code == 404
+    assert client.get(f"/v1/agents/{agent_id}/messages").json()["data"] == []
