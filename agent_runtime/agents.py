@@ -75,7 +75,7 @@ def create(
     session.add(agent)
     session.flush()
     for block_spec in specs:
-        blocks_.attach(session, agent.id, blocks_.create(session, tenant_id, block_spec))
+        blocks_.attach(session, agent.id, blocks_.create(session, tenant_id, block_spec, agent.id))
         session.flush()
     for block_id in spec.block_ids:
         blocks_.attach(session, agent.id, blocks_.get(session, tenant_id, block_id))

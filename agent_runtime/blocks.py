@@ -31,9 +31,12 @@ def validate(spec: BlockSpec) -> None:
         )
 
 
-def create(session: Session, tenant_id: str, spec: BlockSpec) -> Block:
+def create(
+    session: Session, tenant_id: str, spec: BlockSpec, owner_agent_id: str | None = None
+) -> Block:
     validate(spec)
     block = Block(
+        owner_agent_id=owner_agent_id,
         id="block-" + uuid.uuid4().hex,
         tenant_id=tenant_id,
         label=spec.label,

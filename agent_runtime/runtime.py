@@ -130,7 +130,12 @@ class Runtime:
             session.delete(agent)
             session.flush()
             for block in own_blocks:
-                if not blocks_.agents_of(session, block.id):
+                if block.owner_agent_id != agent_id:
+                    continue
+                if blocks_.agents_of(session, block.id):
+                    block.owner_agent_id = None  # still shared: it outlives its maker
+                    session.add(block)
+                else:
                     session.delete(block)
         embedder = self.services.embedders.get(embedding)
         self.services.searcher.index.delete_where(collection_name(embedder), {"agent_id": agent_id})

@@ -57,6 +57,8 @@ class Block(SQLModel, table=True):
     limit: int
     description: str = ""
     read_only: bool = False
+    # Set for blocks made with an agent: they go with it unless another agent shares them.
+    owner_agent_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

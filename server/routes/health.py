@@ -7,7 +7,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.schemas import SchemaGenerator
 
-
 SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "recalld", "version": "0.1.0"}})
 
 

@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("limit", sa.Integer, nullable=False),
         sa.Column("description", sa.String, nullable=False),
         sa.Column("read_only", sa.Boolean, nullable=False),
+        sa.Column("owner_agent_id", sa.String),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=False),
     )
