@@ -34,7 +34,7 @@ from memory_tools import Hit, ToolRegistry, default_registry
 log = logging.getLogger(__name__)
 
 DEFAULT_TENANT = "default"
-MAX_PAGE = 500
+MAX_PAGE = 1000  # the REST API caps pages at 500 and asks for one more to find the next
 MAX_PASSAGE_CHARS = 100_000
 
 

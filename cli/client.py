@@ -1,0 +1,235 @@
+"""A typed Python client for the recalld REST API (httpx). The CLI is built on it.
+
+from cli.client import RecalldClient
+with RecalldClient("http://127.0.0.1:8300") as api:
+    agent = api.create_agent(name="helper")
+    turn = api.send(agent["id"], "My name is Ada")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8300"
+JSON = dict[str, Any]
+
+
+class ApiError(Exception):
+    """The server answered with an error (or could not be reached: status 0)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:
+        where = f" ({self.field})" if self.field else ""
+        return f"{self.message}{where}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Server-Sent Event of a streamed turn or a job's progress."""
+
+    kind: str
+    data: JSON
+    id: str | None = None
+
+
+class RecalldClient:
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        timeout: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.url, headers=headers, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> RecalldClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ApiError(
+                0, "unreachable", f"cannot reach the recalld server at {self.url} ({exc})"
+            ) from exc
+        return _result(response)
+
+    @staticmethod
+    def _params(**values: Any) -> dict[str, Any]:
+        out = {}
+        for key, value in values.items():
+            if value is None or value == [] or value == ():
+                continue
+            out[key] = ",".join(value) if isinstance(value, list | tuple) else value
+        return out
+
+    # -- agents -----------------------------------------------------------------------------
+
+    def health(self) -> JSON:
+        return self._request("GET", "/v1/health")
+
+    def create_agent(self, name: str, **fields: Any) -> JSON:
+        body = {"name": name, **{k: v for k, v in fields.items() if v is not None}}
+        return self._request("POST", "/v1/agents", json=body)
+
+    def list_agents(
+        self, limit: int = 100, after: str | None = None, name: str | None = None
+    ) -> JSON:
+        return self._request(
+            "GET", "/v1/agents", params=self._params(limit=limit, after=after, name=name)
+        )
+
+    def agent(self, agent_id: str) -> JSON:
+        return self._request("GET", f"/v1/agents/{agent_id}")
+
+    def find_agent(self, id_or_name: str) -> JSON:
+        """An agent by id, or by name if no id matches."""
+        if id_or_name.startswith("agent-"):
+            return self.agent(id_or_name)
+        found = self.list_agents(name=id_or_name, limit=2)["data"]
+        if not found:
+            raise ApiError(404, "not_found", f"no agent named {id_or_name!r}")
+        return found[0]
+
+    def update_agent(self, agent_id: str, **fields: Any) -> JSON:
+        return self._request("PATCH", f"/v1/agents/{agent_id}", json=fields)
+
+    def delete_agent(self, agent_id: str) -> None:
+        self._request("DELETE", f"/v1/agents/{agent_id}")
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def send(
+        self, agent_id: str, content: str, role: str = "user", max_steps: int | None = None
+    ) -> JSON:
+        body: JSON = {"messages": [{"role": role, "content": content}]}
+        if max_steps:
+            body["max_steps"] = max_steps
+        return self._request("POST", f"/v1/agents/{agent_id}/messages", json=body)
+
+    def stream(self, agent_id: str, content: str, role: str = "user") -> Iterator[Event]:
+        body = {"messages": [{"role": role, "content": content}]}
+        yield from self._events("POST", f"/v1/agents/{agent_id}/messages/stream", json=body)
+
+    def _events(self, method: str, path: str, **kwargs: Any) -> Iterator[Event]:
+        try:
+            with self._http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _result(response)
+                yield from parse_sse(response.iter_lines())
+        except httpx.TransportError as exc:
+            raise ApiError(
+                0, "unreachable", f"cannot reach the recalld server at {self.url} ({exc})"
+            ) from exc
+
+    def messages(self, agent_id: str, limit: int = 50, before: int | None = None) -> JSON:
+        return self._request(
+            "GET",
+            f"/v1/agents/{agent_id}/messages",
+            params=self._params(limit=limit, before=before),
+        )
+
+    # -- memory -----------------------------------------------------------------------------
+
+    def blocks(self, agent_id: str) -> JSON:
+        return self._request("GET", f"/v1/agents/{agent_id}/blocks")
+
+    def block(self, agent_id: str, label: str) -> JSON:
+        return self._request("GET", f"/v1/agents/{agent_id}/blocks/{label}")
+
+    def edit_block(self, agent_id: str, label: str, **fields: Any) -> JSON:
+        return self._request("PATCH", f"/v1/agents/{agent_id}/blocks/{label}", json=fields)
+
+    def context(self, agent_id: str) -> JSON:
+        return self._request("GET", f"/v1/agents/{agent_id}/context")
+
+    def insert_passage(
+        self, agent_id: str, text: str, tags: list[str] | None = None, created_at: str | None = None
+    ) -> JSON:
+        body: JSON = {"text": text, "tags": tags or []}
+        if created_at:
+            body["created_at"] = created_at
+        return self._request("POST", f"/v1/agents/{agent_id}/archival", json=body)
+
+    def search_archival(
+        self,
+        agent_id: str,
+        query: str,
+        tags: list[str] | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        limit: int = 10,
+    ) -> JSON:
+        return self._request(
+            "GET",
+            f"/v1/agents/{agent_id}/archival",
+            params=self._params(query=query, tags=tags, start=start, end=end, limit=limit),
+        )
+
+    def search_recall(
+        self, agent_id: str, query: str, roles: list[str] | None = None, limit: int = 10
+    ) -> JSON:
+        return self._request(
+            "GET",
+            f"/v1/agents/{agent_id}/recall",
+            params=self._params(query=query, roles=roles, limit=limit),
+        )
+
+
+def _result(response: httpx.Response) -> Any:
+    if response.status_code == 204:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 400:
+        error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+        raise ApiError(
+            response.status_code,
+            error.get("code", "http_error"),
+            error.get("message", response.text[:200] or response.reason_phrase),
+            error.get("field"),
+        )
+    return body
+
+
+def parse_sse(lines: Iterator[str]) -> Iterator[Event]:
+    kind, event_id, data = "message", None, []
+    for line in lines:
+        if not line:
+            if data:
+                yield Event(kind, json.loads("\n".join(data)), event_id)
+            kind, event_id, data = "message", None, []
+        elif line.startswith("event:"):
+            kind = line[6:].strip()
+        elif line.startswith("id:"):
+            event_id = line[3:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].strip())
+    if data:
+        yield Event(kind, json.loads("\n".join(data)), event_id)

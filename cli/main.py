@@ -1,0 +1,337 @@
+"""The `recalld` command: serve, chat, and manage agents, memory and keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from cli.client import DEFAULT_URL, ApiError, RecalldClient
+
+app = typer.Typer(
+    help="recalld: long-lived LLM agents with paged memory.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+agents_app = typer.Typer(help="Create, list, show and delete agents.", no_args_is_help=True)
+memory_app = typer.Typer(help="Show and edit core memory blocks.", no_args_is_help=True)
+archival_app = typer.Typer(help="Insert into and search archival memory.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys (stored hashed; each belongs to a tenant).", no_args_is_help=True
+)
+app.add_typer(agents_app, name="agents")
+app.add_typer(memory_app, name="memory")
+app.add_typer(archival_app, name="archival")
+app.add_typer(keys_app, name="keys")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class State:
+    url: str = DEFAULT_URL
+    key: str | None = None
+    debug: bool = False
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    url: str = typer.Option(DEFAULT_URL, "--url", envvar="RECALLD_URL", help="Server URL."),
+    key: str | None = typer.Option(None, "--key", envvar="RECALLD_API_KEY", help="API key."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    state.url, state.key, state.debug = url, key, debug
+
+
+def friendly(action: Callable[[], Any]) -> Any:
+    """Run `action`, turning errors into one line on stderr (tracebacks with --debug)."""
+    from agent_runtime.errors import RecalldError
+
+    try:
+        return action()
+    except (ApiError, RecalldError) as exc:
+        if state.debug:
+            traceback.print_exc()
+        err.print(f"[red]error:[/red] {exc}", markup=True)
+        raise typer.Exit(1) from None
+
+
+def client() -> RecalldClient:
+    return RecalldClient(state.url, state.key)
+
+
+def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        human()
+
+
+# -- serve, worker, keys --------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8300, help="Port to bind."),
+) -> None:
+    """Run the server (SQLite + embedded Chroma under RECALLD_HOME unless configured)."""
+    from cli.serve import run_server
+
+    friendly(lambda: run_server(host, port, err))
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant the key belongs to."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"key": ...}.'),
+) -> None:
+    """Make an API key. It is shown once; only its hash is stored."""
+    from agent_runtime import keys
+    from agent_runtime.settings import Settings
+    from agent_runtime.storage.database import make_engine, upgrade
+
+    def make() -> str:
+        settings = Settings.from_env()
+        engine = make_engine(settings.sqlalchemy_url)
+        upgrade(engine)
+        try:
+            return keys.create(engine, tenant)
+        finally:
+            engine.dispose()
+
+    key = friendly(make)
+    emit(
+        {"key": key, "tenant": tenant},
+        as_json,
+        lambda: out.print(f"API key for tenant {tenant} (shown once):\n{key}"),
+    )
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+@app.command()
+def chat(
+    agent: str | None = typer.Argument(None, help="Agent id or name (default: 'chat')."),
+) -> None:
+    """Chat with an agent; reads lines from stdin when piped."""
+    from cli.chat import ChatSession
+
+    interactive = sys.stdin.isatty()
+    with client() as api:
+
+        def pick() -> dict:
+            if agent:
+                return api.find_agent(agent)
+            found = api.list_agents(name="chat", limit=1)["data"]
+            if found:
+                return found[0]
+            made = api.create_agent("chat")
+            err.print(f"created agent 'chat' ({made['id']}, model {made['model']})")
+            return made
+
+        chosen = friendly(pick)
+        session = ChatSession(api, chosen, out, interactive)
+        if interactive:
+            out.print(
+                f"chatting with [bold]{chosen['name']}[/bold] ({chosen['model']}); "
+                "/help for commands, /exit to leave"
+            )
+            friendly(lambda: session.run(_prompt_lines()))
+        else:
+            friendly(lambda: session.run(sys.stdin))
+
+
+def _prompt_lines():  # type: ignore[no-untyped-def]
+    while True:
+        try:
+            yield out.input("[bold green]you[/bold green] › ")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+
+
+# -- agents ------------------------------------------------------------------------------------
+
+
+@agents_app.command("list")
+def agents_list(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List agents."""
+    with client() as api:
+        rows = friendly(lambda: api.list_agents(limit=500))["data"]
+
+    def table() -> None:
+        if not rows:
+            out.print("no agents yet: recalld agents create NAME")
+        for a in rows:
+            out.print(
+                f"{a['id']}  {a['name']:<20} {a['model']:<24} "
+                f"{a['message_count']} messages, {a['passage_count']} passages"
+            )
+
+    emit(rows, as_json, table)
+
+
+@agents_app.command("create")
+def agents_create(
+    name: str,
+    model: str | None = typer.Option(None, help="litellm model string, or 'offline'."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint."),
+    context_window: int | None = typer.Option(None, "--context-window"),
+    persona: str | None = typer.Option(None, help="Persona block text."),
+    human: str | None = typer.Option(None, help="Human block text."),
+    system: str | None = typer.Option(None, help="Instructions for the system prompt."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create an agent."""
+    with client() as api:
+        agent = friendly(
+            lambda: api.create_agent(
+                name,
+                model=model,
+                model_base_url=base_url,
+                context_window=context_window,
+                persona=persona,
+                human=human,
+                system=system,
+            )
+        )
+    emit(agent, as_json, lambda: out.print(f"created {agent['id']} ({agent['model']})"))
+
+
+@agents_app.command("show")
+def agents_show(agent: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show an agent and its context window."""
+    with client() as api:
+        found = friendly(lambda: api.find_agent(agent))
+        ctx = friendly(lambda: api.context(found["id"]))
+
+    def human() -> None:
+        for key in (
+            "id",
+            "name",
+            "model",
+            "model_base_url",
+            "context_window",
+            "embedding",
+            "max_steps",
+            "message_count",
+            "passage_count",
+            "last_stop_reason",
+        ):
+            out.print(f"{key:<16} {found[key]}")
+        out.print(f"{'context':<16} {ctx['total']} of {ctx['window']} tokens in use")
+
+    emit({**found, "context": ctx}, as_json, human)
+
+
+@agents_app.command("delete")
+def agents_delete(agent: str, yes: bool = typer.Option(False, "--yes", "-y")) -> None:
+    """Delete an agent with all its memory."""
+    with client() as api:
+        found = friendly(lambda: api.find_agent(agent))
+        if not yes and sys.stdin.isatty() and not typer.confirm(f"delete {found['name']}?"):
+            raise typer.Exit(1)
+        friendly(lambda: api.delete_agent(found["id"]))
+    out.print(f"deleted {found['id']}")
+
+
+# -- memory and archival -------------------------------------------------------------------------
+
+
+@memory_app.command("show")
+def memory_show(agent: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show an agent's core memory blocks."""
+    with client() as api:
+        found = friendly(lambda: api.find_agent(agent))
+        blocks = friendly(lambda: api.blocks(found["id"]))["data"]
+
+    def human() -> None:
+        for b in blocks:
+            out.print(f"[bold]{b['label']}[/bold] ({b['size']}/{b['limit']})")
+            out.print(b["value"] or "(empty)", markup=False)
+
+    emit(blocks, as_json, human)
+
+
+@memory_app.command("edit")
+def memory_edit(
+    agent: str,
+    label: str,
+    value: str | None = typer.Option(None, help="New value of the block."),
+    append: str | None = typer.Option(None, help="Text to append on a new line."),
+    limit: int | None = typer.Option(None, help="New size limit in characters."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Edit a block: set --value, or --append text, and/or change --limit."""
+    with client() as api:
+        found = friendly(lambda: api.find_agent(agent))
+        fields: dict[str, Any] = {}
+        if append is not None:
+            current = friendly(lambda: api.block(found["id"], label))["value"]
+            fields["value"] = f"{current}\n{append}" if current else append
+        if value is not None:
+            fields["value"] = value
+        if limit is not None:
+            fields["limit"] = limit
+        if not fields:
+            err.print("nothing to change: give --value, --append or --limit")
+            raise typer.Exit(2)
+        block = friendly(lambda: api.edit_block(found["id"], label, **fields))
+    emit(block, as_json, lambda: out.print(f"{label}: {block['size']}/{block['limit']} characters"))
+
+
+@archival_app.command("insert")
+def archival_insert(
+    agent: str,
+    text: str,
+    tag: list[str] = typer.Option([], "--tag", help="A tag (repeatable)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Store a passage in an agent's archival memory."""
+    with client() as api:
+        found = friendly(lambda: api.find_agent(agent))
+        passage = friendly(lambda: api.insert_passage(found["id"], text, tags=tag))
+    emit(passage, as_json, lambda: out.print(f"stored passage {passage['id']}"))
+
+
+@archival_app.command("search")
+def archival_search(
+    agent: str,
+    query: str,
+    tag: list[str] = typer.Option([], "--tag"),
+    start: str | None = typer.Option(None, help="ISO date."),
+    end: str | None = typer.Option(None, help="ISO date (inclusive)."),
+    limit: int = typer.Option(10),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Search an agent's archival memory."""
+    with client() as api:
+        found = friendly(lambda: api.find_agent(agent))
+        hits = friendly(
+            lambda: api.search_archival(
+                found["id"], query, tags=tag, start=start, end=end, limit=limit
+            )
+        )["data"]
+
+    def human() -> None:
+        if not hits:
+            out.print("nothing found")
+        for h in hits:
+            out.print(f"{h['created_at'][:16]}  {h['text']}", markup=False)
+
+    emit(hits, as_json, human)
+
+
+def main() -> None:
+    app()

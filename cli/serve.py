@@ -1,0 +1,51 @@
+"""`recalld serve`: settings from the environment, a safety check on binding, then uvicorn."""
+
+from __future__ import annotations
+
+import threading
+
+from rich.console import Console
+
+from agent_runtime import keys
+from agent_runtime.errors import ConfigurationError
+from agent_runtime.runtime import Runtime
+from agent_runtime.settings import Settings
+from server.app import create_app
+from server.auth import is_loopback
+
+
+def run_server(host: str, port: int, console: Console) -> None:
+    import uvicorn
+
+    settings = Settings.from_env()
+    runtime = Runtime(settings)
+    if keys.any_configured(runtime.engine):
+        console.print("API keys are configured: every request needs 'Authorization: Bearer <key>'")
+    elif not is_loopback(host):
+        runtime.close()
+        raise ConfigurationError(
+            f"refusing to listen on {host} with no API key configured; "
+            "create one with 'recalld keys create --tenant NAME' or bind to 127.0.0.1"
+        )
+    else:
+        console.print("no API key configured: serving loopback clients only")
+    where = settings.database_url and "database from RECALLD_DATABASE_URL" or settings.home
+    console.print(
+        f"recalld on http://{host}:{port} (data: {where}, default model: {settings.default_model})"
+    )
+    threading.Thread(target=_warm, args=(runtime,), daemon=True).start()
+    try:
+        uvicorn.run(
+            create_app(settings, runtime=runtime), host=host, port=port, log_level="warning"
+        )
+    finally:
+        runtime.close()
+
+
+def _warm(runtime: Runtime) -> None:
+    """Load what the first message would otherwise wait for: the tokenizer and the embedder."""
+    try:
+        runtime.services.counter.text(runtime.settings.default_model, "warm up")
+        runtime.services.embedders.get(runtime.settings.default_embedding).embed(["warm up"])
+    except Exception:  # a failure here shows up again, with its real message, on first use
+        pass

@@ -1,0 +1,102 @@
+"""The CLI against a real `recalld serve` process, on the embedded default storage."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from live_server import LiveServer
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("recalld-home")
+
+
+@pytest.fixture(scope="module")
+def server(home: Path) -> Iterator[LiveServer]:
+    live = LiveServer(home).start()
+    yield live
+    live.stop()
+
+
+def test_piped_chat_with_the_offline_model(server: LiveServer) -> None:
+    result = server.cli(
+        "chat",
+        stdin="My name is Ada and I live in Lisbon\n/memory\n"
+        "What is my name?\n/context\n/search Lisbon\n/exit\n",
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "core_memory_append" in out  # the memory edit is shown compactly
+    assert "chat: Got it, I'll remember that." in out
+    assert "human (" in out and "My name is Ada" in out  # /memory
+    assert "chat: From my core memory: My name is Ada" in out
+    assert "window" in out and "total" in out  # /context
+    assert "conversation" in out  # /search
+    assert "created agent 'chat'" in result.stderr
+
+
+def test_agent_memory_and_archival_commands(server: LiveServer) -> None:
+    made = json.loads(
+        server.cli("agents", "create", "notes", "--human", "Likes tea", "--json").stdout
+    )
+    assert made["name"] == "notes" and made["model"] == "offline"
+    listed = json.loads(server.cli("agents", "list", "--json").stdout)
+    assert "notes" in [a["name"] for a in listed]
+    edited = json.loads(
+        server.cli(
+            "memory", "edit", "notes", "human", "--append", "Lives in Porto", "--json"
+        ).stdout
+    )
+    assert edited["value"] == "Likes tea\nLives in Porto"
+    shown = json.loads(server.cli("memory", "show", "notes", "--json").stdout)
+    assert {b["label"]: b["value"] for b in shown}["human"] == "Likes tea\nLives in Porto"
+    server.cli("archival", "insert", "notes", "Boat moored at pier 7", "--tag", "boat")
+    hits = json.loads(server.cli("archival", "search", "notes", "pier", "--json").stdout)
+    assert hits[0]["text"] == "Boat moored at pier 7" and hits[0]["tags"] == ["boat"]
+    details = json.loads(server.cli("agents", "show", "notes", "--json").stdout)
+    assert details["context"]["window"] == details["context_window"]
+
+
+def test_errors_are_one_friendly_line(server: LiveServer) -> None:
+    missing = server.cli("agents", "show", "nobody")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "error: no agent named 'nobody'"
+    over = server.cli("memory", "edit", "chat", "human", "--limit", "3")
+    assert over.returncode == 1 and "limit" in over.stderr and "Traceback" not in over.stderr
+    debug = server.cli("--debug", "agents", "show", "nobody")
+    assert "Traceback" in debug.stderr
+    down = LiveServer(Path("/nonexistent")).cli("agents", "list")
+    assert down.returncode == 1 and "cannot reach the recalld server" in down.stderr
+
+
+def test_a_restart_loses_nothing(server: LiveServer, home: Path) -> None:
+    before = json.loads(server.cli("agents", "show", "chat", "--json").stdout)
+    server.stop()
+    server.start()
+    after = json.loads(server.cli("agents", "show", "chat", "--json").stdout)
+    assert after["message_count"] == before["message_count"] > 0
+    hits = server.cli("archival", "search", "notes", "pier", "--json")
+    assert json.loads(hits.stdout)[0]["text"] == "Boat moored at pier 7"
+    history = server.cli("chat", "chat", stdin="What is my name?\n")
+    assert "My name is Ada" in history.stdout
+
+
+def test_keys_and_refusing_to_bind_publicly_without_one(tmp_path: Path) -> None:
+    live = LiveServer(tmp_path)
+    refused = live.cli("serve", "--host", "0.0.0.0", "--port", str(live.port))
+    assert refused.returncode == 1
+    assert "refusing to listen on 0.0.0.0 with no API key" in refused.stderr
+    made = live.cli("keys", "create", "--tenant", "acme", "--json")
+    key = json.loads(made.stdout)["key"]
+    assert key.startswith("rk_")
+    live.start()
+    try:
+        assert live.cli("agents", "list").returncode == 1  # a key is now required
+        ok = live.cli("--key", key, "agents", "list", "--json")
+        assert ok.returncode == 0 and json.loads(ok.stdout) == []
+    finally:
+        live.stop()
