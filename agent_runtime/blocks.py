@@ -97,7 +97,11 @@ def detach(session: Session, agent_id: str, block_id: str) -> None:
 
 
 def agents_of(session: Session, block_id: str) -> list[str]:
-    query = select(AgentBlock.agent_id).where(AgentBlock.block_id == block_id)
+    query = (
+        select(AgentBlock.agent_id)
+        .where(AgentBlock.block_id == block_id)
+        .order_by(col(AgentBlock.agent_id))
+    )
     return list(session.exec(query))
 
 

@@ -1,25 +1,47 @@
 """Keeps the vector index in step with the database, which is the source of truth.
 
-Rows are written with `indexed = False` inside a step's transaction; after the commit they are
-embedded and upserted (idempotent), then marked. A crash in between is repaired by `sweep()`.
+Rows are written with `indexed = False` inside a step's transaction. After the commit the step
+`schedule()`s the agent and returns; a background thread embeds and upserts the rows (idempotent)
+and marks them. A search first catches its agent up (`index_agent`), so an agent always finds
+what it has just written. A crash before marking is repaired by `sweep()` at the next start.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from agent_runtime.embedding import Embedder
 from agent_runtime.messages import as_text
-from agent_runtime.search import collection_name, epoch
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message, Passage
-from agent_runtime.vector_index import Metadata, VectorIndex
+from agent_runtime.vector_index import Metadata, VectorIndex, collection_name, epoch
 
 BATCH = 256
+# The background thread lets rows gather this long, so one upsert (about 10 ms in embedded
+# Chroma, whatever its size) covers many steps instead of one.
+COALESCE_SECONDS = 0.25
+log = logging.getLogger(__name__)
+
+
+class Batch:
+    """Rows of one kind on their way into one collection."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.texts: list[str] = []
+        self.metas: list[Metadata] = []
+
+    def add(self, id_: str, text: str, meta: Metadata) -> None:
+        self.ids.append(id_)
+        self.texts.append(text)
+        self.metas.append(meta)
 
 
 class Indexer:
@@ -29,75 +51,151 @@ class Indexer:
         self.engine = engine
         self.index = index
         self.embedder_for = embedder_for
+        self._pending: set[str] = set()
+        self._wake = threading.Condition()
+        self._agent_locks: dict[str, threading.Lock] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- background -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping = False
+            self._thread = threading.Thread(target=self._work, name="recalld-indexer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Finish what is scheduled, then stop the thread."""
+        if self._thread is None:
+            return
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(timeout=60)
+        self._thread = None
+
+    def schedule(self, agent_id: str) -> None:
+        """Index an agent's new rows soon; inline when no background thread runs."""
+        if self._thread is None:
+            self.index_agent(agent_id)
+            return
+        with self._wake:
+            self._pending.add(agent_id)
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._stopping:
+                    self._wake.wait()
+                if not self._pending and self._stopping:
+                    return
+                stopping = self._stopping
+            if not stopping:
+                time.sleep(COALESCE_SECONDS)
+            with self._wake:
+                agents, self._pending = self._pending, set()
+            for agent_id in sorted(agents):
+                try:
+                    self.index_agent(agent_id)
+                except Exception:  # logged; the rows stay pending and the next catch-up retries
+                    log.exception("indexing failed for agent %s", agent_id)
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def _lock(self, agent_id: str) -> threading.Lock:
+        with self._wake:
+            return self._agent_locks.setdefault(agent_id, threading.Lock())
 
     def index_agent(self, agent_id: str) -> int:
         """Embed and upsert every pending row of one agent; returns how many were indexed."""
         done = 0
-        while True:
-            with transaction(self.engine) as session:
-                agent = session.get(Agent, agent_id)
-                if agent is None:
+        with self._lock(agent_id):
+            while True:
+                with Session(self.engine) as session:  # a read: it must not queue behind writers
+                    found = self._pending_rows(session, agent_id)
+                if found is None:
                     return done
-                passages = list(
-                    session.exec(
-                        select(Passage)
-                        .where(col(Passage.indexed).is_(False), Passage.agent_id == agent_id)
-                        .limit(BATCH)
-                    )
+                count = self._upsert(agent_id, *found)
+                with transaction(self.engine) as session:
+                    self._mark(session, *found[1:])
+                done += count
+
+    def catch_up(self, session: Session, agent_id: str) -> None:
+        """Index an agent's pending rows inside the caller's transaction (read-your-writes).
+
+        Takes no agent lock: the caller may hold row locks the background thread waits for.
+        """
+        while (found := self._pending_rows(session, agent_id)) is not None:
+            self._upsert(agent_id, *found)
+            self._mark(session, *found[1:])
+            session.flush()
+
+    def _pending_rows(
+        self, session: Session, agent_id: str
+    ) -> tuple[str, list[Passage], list[Message]] | None:
+        agent = session.get(Agent, agent_id)
+        if agent is None:
+            return None
+        passages = list(
+            session.exec(
+                select(Passage)
+                .where(col(Passage.indexed).is_(False), Passage.agent_id == agent_id)
+                .limit(BATCH)
+            )
+        )
+        messages = list(
+            session.exec(
+                select(Message)
+                .where(col(Message.indexed).is_(False), Message.agent_id == agent_id)
+                .limit(BATCH)
+            )
+        )
+        if not passages and not messages:
+            return None
+        return agent.embedding, passages, messages
+
+    def _upsert(
+        self, agent_id: str, embedding: str, passages: list[Passage], messages: list[Message]
+    ) -> int:
+        batches = {"passage": Batch(), "message": Batch()}
+        for p in passages:
+            meta: Metadata = {"ts": epoch(p.created_at)}
+            meta.update({f"tag:{t}": True for t in p.tags})
+            batches["passage"].add(f"p:{p.id}", p.text, meta)
+        for m in messages:
+            if m.role != "tool" and (m.content or m.tool_calls):
+                batches["message"].add(
+                    f"m:{m.id}", as_text(m), {"role": m.role, "ts": epoch(m.created_at)}
                 )
-                messages = list(
-                    session.exec(
-                        select(Message)
-                        .where(col(Message.indexed).is_(False), Message.agent_id == agent_id)
-                        .limit(BATCH)
-                    )
+        embedder = self.embedder_for(embedding)
+        done = 0
+        for kind, batch in batches.items():
+            if batch.texts:
+                self.index.upsert(
+                    collection_name(embedder, agent_id, kind),
+                    batch.ids,
+                    embedder.embed(batch.texts),
+                    batch.metas,
                 )
-                embedding = agent.embedding
-            if not passages and not messages:
-                return done
-            embedder = self.embedder_for(embedding)
-            ids: list[str] = []
-            texts: list[str] = []
-            metas: list[Metadata] = []
-            for p in passages:
-                meta: Metadata = {
-                    "agent_id": agent_id,
-                    "kind": "passage",
-                    "ts": epoch(p.created_at),
-                }
-                meta.update({f"tag:{t}": True for t in p.tags})
-                ids.append(f"p:{p.id}")
-                texts.append(p.text)
-                metas.append(meta)
-            for m in messages:
-                if m.role == "tool" or not (m.content or m.tool_calls):
-                    continue
-                ids.append(f"m:{m.id}")
-                texts.append(as_text(m))
-                metas.append(
-                    {
-                        "agent_id": agent_id,
-                        "kind": "message",
-                        "role": m.role,
-                        "ts": epoch(m.created_at),
-                    }
-                )
-            if texts:
-                self.index.upsert(collection_name(embedder), ids, embedder.embed(texts), metas)
-            with transaction(self.engine) as session:
-                if passages:
-                    session.exec(
-                        update(Passage)
-                        .where(col(Passage.id).in_([p.id for p in passages]))
-                        .values(indexed=True)
-                    )
-                if messages:
-                    session.exec(
-                        update(Message)
-                        .where(col(Message.id).in_([m.id for m in messages]))
-                        .values(indexed=True)
-                    )
-            done += len(texts)
+                done += len(batch.ids)
+        return done
+
+    @staticmethod
+    def _mark(session: Session, passages: list[Passage], messages: list[Message]) -> None:
+        if passages:
+            session.exec(
+                update(Passage)
+                .where(col(Passage.id).in_([p.id for p in passages]))
+                .values(indexed=True)
+            )
+        if messages:
+            session.exec(
+                update(Message)
+                .where(col(Message.id).in_([m.id for m in messages]))
+                .values(indexed=True)
+            )
 
     def sweep(self) -> int:
         """Index whatever a crash left pending, for every agent."""

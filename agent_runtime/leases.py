@@ -26,6 +26,7 @@ class Lease:
         self.agent_id = agent_id
         self.seconds = seconds
         self.owner = uuid.uuid4().hex
+        self.stop_reason: str | None = None  # recorded on the agent when the lease is released
 
     def try_take(self) -> bool:
         now = utcnow()
@@ -60,9 +61,12 @@ class Lease:
         return {"lease_until": utcnow() + timedelta(seconds=self.seconds)}
 
     def release(self) -> None:
+        values: dict[str, object] = {"lease_owner": None, "lease_until": None}
+        if self.stop_reason:
+            values["last_stop_reason"] = self.stop_reason
         with transaction(self.engine) as session:
             session.exec(
                 update(Agent)
                 .where(col(Agent.id) == self.agent_id, col(Agent.lease_owner) == self.owner)
-                .values(lease_owner=None, lease_until=None)
+                .values(**values)
             )

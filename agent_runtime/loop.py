@@ -12,8 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from agent_runtime import blocks as blocks_
 from agent_runtime import context, paging
@@ -95,21 +94,15 @@ class TurnRunner:
                     result.stop_reason = END_TURN
                     break
         except ProviderError:
-            self._set_stop(agent_id, ERROR)
+            lease.stop_reason = ERROR
             raise
-        self._set_stop(agent_id, result.stop_reason)
+        lease.stop_reason = result.stop_reason
         return result
 
     def _emit(self, options: TurnOptions, rows: list[Message]) -> None:
         if options.on_message:
             for row in rows:
                 options.on_message("message", row)
-
-    def _set_stop(self, agent_id: str, reason: str) -> None:
-        with transaction(self.s.engine) as session:
-            session.exec(
-                update(Agent).where(col(Agent.id) == agent_id).values(last_stop_reason=reason)
-            )
 
     def _record_inputs(
         self, agent_id: str, turn_id: str, inputs: list[tuple[str, str]], lease: Lease
@@ -129,7 +122,7 @@ class TurnRunner:
             for key, value in lease.renew_values().items():
                 setattr(agent, key, value)
             session.add(agent)
-        self.s.indexer.index_agent(agent_id)
+        self.s.indexer.schedule(agent_id)
         return rows
 
     # -- one step -----------------------------------------------------------------------------
@@ -195,7 +188,7 @@ class TurnRunner:
             session.add(agent)
             if options.on_step:
                 options.on_step(session, agent, new, response.usage)
-        self.s.indexer.index_agent(agent_id)
+        self.s.indexer.schedule(agent_id)
         return new, response
 
     def _run_tool(self, tools: ToolRegistry, memory: object, call: ToolCall, window: int) -> str:
@@ -265,7 +258,7 @@ class TurnRunner:
                 fresh = session.get(Agent, agent_id)
                 assert fresh is not None
                 paging.apply(session, fresh, paging.Plan(evict, text, truncated), self.s.counter)
-            self.s.indexer.index_agent(agent_id)
+            self.s.indexer.schedule(agent_id)
             forced = False
 
     def _request(self, agent: Agent, rows: list[Message], schemas: list[dict]) -> ChatRequest:

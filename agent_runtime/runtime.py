@@ -21,14 +21,14 @@ from agent_runtime.indexer import Indexer
 from agent_runtime.leases import Lease
 from agent_runtime.llm import LLM
 from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
-from agent_runtime.search import Fusion, Searcher, collection_name
+from agent_runtime.search import Fusion, Searcher
 from agent_runtime.services import Embedders, Services
 from agent_runtime.settings import Settings
 from agent_runtime.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec
 from agent_runtime.storage.database import make_engine, transaction, upgrade
 from agent_runtime.storage.tables import Agent, AgentBlock, Block, Message, Passage, utcnow
 from agent_runtime.tokens import TokenCounter
-from agent_runtime.vector_index import ChromaIndex, VectorIndex
+from agent_runtime.vector_index import KINDS, ChromaIndex, VectorIndex, collection_name
 from memory_tools import Hit, ToolRegistry, default_registry
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class Runtime:
         index: VectorIndex | None = None,
         tools: ToolRegistry | None = None,
         fusion: Fusion | None = None,
+        background_indexing: bool = True,
     ) -> None:
         self.settings = settings
         engine = make_engine(settings.sqlalchemy_url)
@@ -69,14 +70,17 @@ class Runtime:
                 else ChromaIndex(path=settings.chroma_path)
             )
         embedders = Embedders(embedder_factory or make_embedder)
-        searcher = Searcher(index, fusion)
+        indexer = Indexer(engine, index, embedders.get)
+        searcher = Searcher(index, indexer.catch_up, fusion)
+        if background_indexing:
+            indexer.start()
         self.services = Services(
             settings=settings,
             engine=engine,
             llm_for=_model_router(llm),
             embedders=embedders,
             searcher=searcher,
-            indexer=Indexer(engine, index, embedders.get),
+            indexer=indexer,
             tools=tools or default_registry(),
             counter=TokenCounter(),
         )
@@ -87,6 +91,7 @@ class Runtime:
         return self.services.engine
 
     def close(self) -> None:
+        self.services.indexer.stop()
         self.services.engine.dispose()
 
     def _read(self) -> Session:
@@ -138,7 +143,8 @@ class Runtime:
                 else:
                     session.delete(block)
         embedder = self.services.embedders.get(embedding)
-        self.services.searcher.index.delete_where(collection_name(embedder), {"agent_id": agent_id})
+        for kind in KINDS:
+            self.services.searcher.index.drop(collection_name(embedder, agent_id, kind))
 
     # -- chat -------------------------------------------------------------------------------
 
@@ -286,7 +292,7 @@ class Runtime:
             session.add(passage)
             agent.passage_count += 1
             session.add(agent)
-        self.services.indexer.index_agent(agent_id)
+        self.services.indexer.schedule(agent_id)
         return passage
 
     def insert_passages(
@@ -311,7 +317,7 @@ class Runtime:
                 session.add(passage)
             agent.passage_count += len(items)
             session.add(agent)
-        self.services.indexer.index_agent(agent_id)
+        self.services.indexer.schedule(agent_id)
         return len(items)
 
     def passages(
@@ -343,7 +349,7 @@ class Runtime:
     ) -> tuple[list[Hit], int]:
         if not query.strip():
             raise InvalidInput("query is empty", field="query")
-        with self._read() as session:
+        with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             return self.services.searcher.passages(
                 session,
@@ -370,7 +376,9 @@ class Runtime:
             session.add(agent)
             embedding = agent.embedding
         embedder = self.services.embedders.get(embedding)
-        self.services.searcher.index.delete(collection_name(embedder), [f"p:{passage_id}"])
+        self.services.searcher.index.delete(
+            collection_name(embedder, agent_id, "passage"), [f"p:{passage_id}"]
+        )
 
     # -- recall memory ----------------------------------------------------------------------
 
@@ -403,7 +411,7 @@ class Runtime:
     ) -> tuple[list[Hit], int]:
         if not query.strip():
             raise InvalidInput("query is empty", field="query")
-        with self._read() as session:
+        with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             return self.services.searcher.messages(
                 session,

@@ -6,7 +6,7 @@ weighted reciprocal rank fusion; filters by time, tags and roles apply to both l
 
 from __future__ import annotations
 
-from calendar import timegm
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from agent_runtime import keyword
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder
 from agent_runtime.storage.tables import Message, Passage
-from agent_runtime.vector_index import VectorIndex
+from agent_runtime.vector_index import VectorIndex, collection_name, epoch
 from memory_tools import Hit
 
 
@@ -27,16 +27,6 @@ class Fusion:
     dense_weight: float = 1.0
     k: int = 60
     candidates: int = 50
-
-
-def epoch(moment: datetime) -> int:
-    """Seconds since 1970 for an aware datetime, or a naive one taken as UTC."""
-    return timegm(moment.utctimetuple())
-
-
-def collection_name(embedder: Embedder) -> str:
-    slug = "".join(c if c.isalnum() else "-" for c in embedder.name).strip("-")
-    return f"recalld-{slug}-{embedder.dimension}"
 
 
 def fuse(lists: list[tuple[list[int], float]], k: int) -> list[int]:
@@ -57,12 +47,19 @@ class Filters:
 
 
 class Searcher:
-    def __init__(self, index: VectorIndex, fusion: Fusion | None = None) -> None:
+    def __init__(
+        self,
+        index: VectorIndex,
+        catch_up: Callable[[Session, str], object],
+        fusion: Fusion | None = None,
+    ) -> None:
         self.index = index
+        self.catch_up = catch_up  # indexes an agent's pending rows, for read-your-writes
         self.fusion = fusion or Fusion()
 
     def dense(
         self,
+        session: Session,
         embedder: Embedder,
         agent_id: str,
         kind: str,
@@ -73,7 +70,7 @@ class Searcher:
         tags: list[str] | None = None,
         roles: list[str] | None = None,
     ) -> list[int]:
-        clauses: list[dict[str, Any]] = [{"agent_id": agent_id}, {"kind": kind}]
+        clauses: list[dict[str, Any]] = []
         if start is not None:
             clauses.append({"ts": {"$gte": epoch(start)}})
         if end is not None:
@@ -81,8 +78,11 @@ class Searcher:
         clauses += [{f"tag:{t}": True} for t in tags or []]
         if roles:
             clauses.append({"role": {"$in": list(roles)}})
+        self.catch_up(session, agent_id)
         vector = embedder.embed([query])[0]
-        hits = self.index.query(collection_name(embedder), vector, limit, {"$and": clauses})
+        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        collection = collection_name(embedder, agent_id, kind)
+        hits = self.index.query(collection, vector, limit, where)
         return [int(h.id.split(":", 1)[1]) for h in hits]
 
     def passages(
@@ -170,6 +170,7 @@ class Searcher:
             roles=filters.roles,
         )
         dense_ids = self.dense(
+            session,
             embedder,
             agent_id,
             kind,

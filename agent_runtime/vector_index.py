@@ -6,17 +6,36 @@ equality, `$gte`/`$lte`/`$in`, `$and`), which the fake implements too.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from calendar import timegm
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from agent_runtime.embedding import Embedder
 from agent_runtime.errors import ConfigurationError, RecalldError
 
 Metadata = dict[str, str | int | float | bool]
+
+
+def epoch(moment: datetime) -> int:
+    """Seconds since 1970 for an aware datetime, or a naive one taken as UTC."""
+    return timegm(moment.utctimetuple())
+
+
+KINDS = ("passage", "message")
+
+
+def collection_name(embedder: Embedder, agent_id: str, kind: str) -> str:
+    """One collection per agent, kind and embedder: searches need no agent filter, which in
+    Chroma would mean a scan over every row's metadata."""
+    slug = "".join(c if c.isalnum() else "-" for c in embedder.name).strip("-")
+    return f"r-{agent_id}-{kind}-{slug}-{embedder.dimension}"
 
 
 @dataclass(frozen=True)
@@ -36,7 +55,9 @@ class VectorIndex(Protocol):
 
     def delete(self, collection: str, ids: list[str]) -> None: ...
 
-    def delete_where(self, collection: str, where: dict[str, Any]) -> None: ...
+    def drop(self, collection: str) -> None:
+        """Remove a whole collection; a missing one is fine."""
+        ...
 
 
 class ChromaIndex:
@@ -107,8 +128,12 @@ class ChromaIndex:
         if ids:
             self._collection(collection).delete(ids=ids)
 
-    def delete_where(self, collection: str, where: dict[str, Any]) -> None:
-        self._collection(collection).delete(where=where)
+    def drop(self, collection: str) -> None:
+        with self._lock:
+            self._collections.pop(collection, None)
+        # chromadb raises an error of its own for a missing collection; that is fine here
+        with contextlib.suppress(Exception):
+            self._client.delete_collection(collection)
 
 
 class MemoryIndex:
@@ -146,11 +171,12 @@ class MemoryIndex:
             for id_ in ids:
                 rows.pop(id_, None)
 
-    def delete_where(self, collection: str, where: dict[str, Any]) -> None:
+    def drop(self, collection: str) -> None:
         with self._lock:
-            rows = self._rows.get(collection, {})
-            for id_ in [i for i, (_, m) in rows.items() if matches(m, where)]:
-                del rows[id_]
+            self._rows.pop(collection, None)
+
+    def collections(self) -> list[str]:
+        return list(self._rows)
 
     def ids(self, collection: str) -> Sequence[str]:
         return list(self._rows.get(collection, {}))

@@ -9,13 +9,14 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from agent_runtime.errors import ConfigurationError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE = "recalld_write"
 
 
 def make_engine(url: str) -> Engine:
@@ -26,9 +27,10 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; we issue BEGIN IMMEDIATE ourselves
-        # so that a writer takes the lock up front instead of failing half way through a step.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # pysqlite's own transaction handling is off; we issue BEGIN ourselves. A write
+        # transaction takes the lock up front (IMMEDIATE) instead of failing half way through a
+        # step; reads stay deferred so that they never queue behind writers (WAL).
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -41,6 +43,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(WRITE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def upgrade(engine: Engine) -> None:
@@ -60,8 +67,9 @@ def upgrade(engine: Engine) -> None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One session, one transaction: committed on success, rolled back on any error."""
+    """One session, one write transaction: committed on success, rolled back on any error."""
     with Session(engine, expire_on_commit=False) as session:
+        session.connection(execution_options={WRITE: True})
         try:
             yield session
             session.commit()
