@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
@@ -161,7 +162,7 @@ MESSAGES = Table("message", "content")
 def query_terms(query: str) -> tuple[list[str], list[str]]:
     """Words worth matching (stop words dropped unless nothing else is left) and identifiers."""
     words = [w.lower() for w in WORD.findall(query)]
-    kept = [w for w in words if w not in STOP_WORDS] or words
+    kept = [w for w in words if w not in STOP_WORDS and (len(w) > 1 or w.isdigit())] or words
     identifiers = [m.group(0).strip(".,;:!?()[]{}\"'") for m in IDENTIFIER.finditer(query)]
     return list(dict.fromkeys(kept)), list(dict.fromkeys(identifiers))
 
@@ -204,6 +205,7 @@ def rank(
         params.update({f"role{i}": r for i, r in enumerate(roles)})
     where = " AND ".join(filters)
     if sqlite:
+        words = _drop_common(session, table, words)
         terms = [f'"{w}"' for w in words]
         terms += ['"' + " ".join(WORD.findall(i.lower())) + '"' for i in identifiers]
         params["q"] = " OR ".join(terms)
@@ -222,3 +224,33 @@ def rank(
         *[bindparam(name, type_=UTCDateTime()) for name in ("start", "end") if name in params]
     )
     return [row[0] for row in session.execute(statement, params)]
+
+
+# A word in more than this share of all rows adds almost nothing to BM25 but makes the query
+# score most of the table; such words are dropped (at least two words are always kept).
+COMMON_SHARE = 0.1
+
+
+def _drop_common(session: Session, table: Table, words: list[str]) -> list[str]:
+    if len(words) <= 2:
+        return words
+    stems = _stemmer().stemWords(words)
+    marks = ", ".join(f":s{i}" for i in range(len(stems)))
+    params = {f"s{i}": s for i, s in enumerate(stems)}
+    df = dict(
+        session.execute(
+            text(f"SELECT term, doc FROM {table.name}_fts_vocab WHERE term IN ({marks})"), params
+        ).all()
+    )
+    rows = session.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0
+    kept = [w for w, s in zip(words, stems, strict=True) if df.get(s, 0) <= COMMON_SHARE * rows]
+    if len(kept) >= 2:
+        return kept
+    return sorted(words, key=lambda w: df.get(stems[words.index(w)], 0))[:2]
+
+
+@cache
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")  # the algorithm of FTS5's porter tokenizer

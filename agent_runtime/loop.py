@@ -44,6 +44,7 @@ class TurnOptions:
     # Extra work committed in each step's own transaction (jobs record their progress here).
     on_step: Callable[[Session, Agent, list[Message], Usage], None] | None = None
     memory_factory: Callable[[AgentMemory], object] | None = None
+    turn_id: str | None = None  # jobs use their id, so a job's messages are easy to find
 
 
 @dataclass
@@ -67,7 +68,7 @@ class TurnRunner:
         lease: Lease,
     ) -> TurnResult:
         """Run a turn for an agent whose lease the caller holds."""
-        result = TurnResult(turn_id="turn-" + uuid.uuid4().hex)
+        result = TurnResult(turn_id=options.turn_id or "turn-" + uuid.uuid4().hex)
         if inputs:
             result.messages += self._record_inputs(agent_id, result.turn_id, inputs, lease)
             self._emit(options, result.messages)

@@ -18,6 +18,7 @@ from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.errors import InvalidInput, NotFound
 from agent_runtime.indexer import Indexer
+from agent_runtime.jobs import Jobs
 from agent_runtime.leases import Lease
 from agent_runtime.llm import LLM
 from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
@@ -85,6 +86,7 @@ class Runtime:
             counter=TokenCounter(),
         )
         self.runner = TurnRunner(self.services)
+        self.jobs = Jobs(engine)
 
     @property
     def engine(self):  # type: ignore[no-untyped-def]

@@ -30,6 +30,9 @@ class Settings:
     lease_seconds: float = 300.0
     llm_timeout_seconds: float = 120.0
     workers: int = 1
+    # A job's claim on its worker; renewed every step. A dead worker's jobs move on after it.
+    job_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 0.5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -85,6 +88,8 @@ _FIELDS: dict[str, type] = {
     "lease_seconds": float,
     "llm_timeout_seconds": float,
     "workers": int,
+    "job_lease_seconds": float,
+    "worker_poll_seconds": float,
 }
 
 

@@ -126,3 +126,50 @@ class Summary(SQLModel, table=True):
     truncated: bool = False  # the summariser failed; the text is a truncation notice
     tokens: int = 0
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Job(SQLModel, table=True):
+    """A goal an agent works on by itself. Each run of a scheduled job is its own row."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        Index("ix_job_claim", "status", "run_after"),
+        Index("ix_job_agent", "agent_id", "status"),
+    )
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
+    goal: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "queued"  # queued, running, succeeded, failed, cancelled
+    stop_reason: str | None = None  # completed, max_steps, max_duration, cancelled, error
+    max_steps: int
+    max_duration_seconds: float | None = None
+    schedule: str | None = None  # "30m", "1h", "1d" or a five-field cron expression
+    schedule_root: str | None = None  # the first run of a schedule
+    run_after: datetime = Field(default_factory=utcnow)
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    progress_note: str | None = Field(default=None, sa_column=Column(Text))
+    result: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    cancel_requested: bool = False
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class JobEvent(SQLModel, table=True):
+    """What a job did, in order; the id is the Server-Sent Events id clients resume from."""
+
+    __tablename__ = "job_event"
+    __table_args__ = (Index("ix_job_event_job", "job_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(foreign_key="job.id", ondelete="CASCADE")
+    kind: str  # status, step, progress, tool_call, result
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
