@@ -17,6 +17,7 @@ def test_deleting_an_agent_removes_its_rows_vectors_and_own_blocks(
     fake_llm.reply("hi")
     runtime.send(gone, ["hello"])
     runtime.insert_passage(gone, "a passage")
+    runtime.services.indexer.index_agent(gone)  # vectors are written in the background
     assert any(gone in c for c in vector_index.collections())
     runtime.delete_agent(gone)
     assert not any(gone in c for c in vector_index.collections())
