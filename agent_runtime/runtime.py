@@ -180,9 +180,11 @@ class Runtime:
         options: TurnOptions,
         *,
         tenant: str = DEFAULT_TENANT,
+        lease_seconds: float | None = None,
     ) -> TurnResult:
+        """Run a turn with full control (tools, hooks); `send` is the everyday form."""
         self.get_agent(agent_id, tenant=tenant)
-        lease = Lease(self.engine, agent_id, self.settings.lease_seconds)
+        lease = Lease(self.engine, agent_id, lease_seconds or self.settings.lease_seconds)
         lease.take(self.settings.busy_wait_seconds)
         try:
             return self.runner.run(agent_id, inputs, options, lease)

@@ -251,6 +251,7 @@ class Worker:
             job_id,
             "step",
             step=job.steps,
+            worker=self.id,
             tools=calls,
             content=assistant.content or None,
             prompt_tokens=job.prompt_tokens,

@@ -102,7 +102,7 @@ def query_list(request: Request, name: str) -> list[str]:
     return values
 
 
-def parse_time(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
+def parsetime_out(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
     try:
         return parse_day(raw, name, end=end)
     except ToolError as exc:
@@ -121,7 +121,7 @@ def _names(kinds: tuple[type, ...]) -> str:
     return " or ".join(words.get(k, k.__name__) for k in kinds)
 
 
-def _time(moment: datetime | None) -> str | None:
+def time_out(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
@@ -145,8 +145,8 @@ def agent_out(agent: Agent) -> dict[str, Any]:
         "message_count": agent.message_count,
         "passage_count": agent.passage_count,
         "last_stop_reason": agent.last_stop_reason,
-        "created_at": _time(agent.created_at),
-        "updated_at": _time(agent.updated_at),
+        "created_at": time_out(agent.created_at),
+        "updated_at": time_out(agent.updated_at),
     }
 
 
@@ -159,7 +159,7 @@ def block_out(block: Block) -> dict[str, Any]:
         "size": len(block.value),
         "description": block.description,
         "read_only": block.read_only,
-        "updated_at": _time(block.updated_at),
+        "updated_at": time_out(block.updated_at),
     }
 
 
@@ -168,7 +168,7 @@ def message_out(message: Message) -> dict[str, Any]:
         "id": message.id,
         "role": message.role,
         "content": message.content,
-        "created_at": _time(message.created_at),
+        "created_at": time_out(message.created_at),
         "turn_id": message.turn_id,
         "step": message.step,
         "in_context": message.in_context,
@@ -190,12 +190,12 @@ def passage_out(passage: Passage) -> dict[str, Any]:
         "text": passage.text,
         "tags": list(passage.tags),
         "origin": passage.origin,
-        "created_at": _time(passage.created_at),
+        "created_at": time_out(passage.created_at),
     }
 
 
 def hit_out(hit: Hit) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": hit.id, "text": hit.text, "created_at": _time(hit.created_at)}
+    out: dict[str, Any] = {"id": hit.id, "text": hit.text, "created_at": time_out(hit.created_at)}
     if hit.tags:
         out["tags"] = hit.tags
     if hit.role:
