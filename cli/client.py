@@ -53,6 +53,7 @@ class RecalldClient:
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.url = url.rstrip("/")
+        self.jobs = JobsClient(self)
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
@@ -198,6 +199,52 @@ class RecalldClient:
             f"/v1/agents/{agent_id}/recall",
             params=self._params(query=query, roles=roles, limit=limit),
         )
+
+
+class JobsClient:
+    """`RecalldClient.jobs`: submit, read, list, cancel and watch jobs."""
+
+    def __init__(self, client: RecalldClient) -> None:
+        self._client = client
+
+    def submit(
+        self,
+        agent_id: str,
+        goal: str,
+        max_steps: int | None = None,
+        max_duration: str | None = None,
+        schedule: str | None = None,
+    ) -> JSON:
+        body = {
+            "goal": goal,
+            "max_steps": max_steps,
+            "max_duration": max_duration,
+            "schedule": schedule,
+        }
+        return self._client._request(
+            "POST",
+            f"/v1/agents/{agent_id}/jobs",
+            json={k: v for k, v in body.items() if v is not None},
+        )
+
+    def get(self, job_id: str) -> JSON:
+        return self._client._request("GET", f"/v1/jobs/{job_id}")
+
+    def list(
+        self, agent_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> JSON:
+        return self._client._request(
+            "GET",
+            "/v1/jobs",
+            params=self._client._params(agent_id=agent_id, status=status, limit=limit),
+        )
+
+    def cancel(self, job_id: str) -> JSON:
+        return self._client._request("POST", f"/v1/jobs/{job_id}/cancel")
+
+    def events(self, job_id: str, last_event_id: str | None = None) -> Iterator[Event]:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        yield from self._client._events("GET", f"/v1/jobs/{job_id}/events", headers=headers)
 
 
 def _result(response: httpx.Response) -> Any:

@@ -22,6 +22,7 @@ app = typer.Typer(
 agents_app = typer.Typer(help="Create, list, show and delete agents.", no_args_is_help=True)
 memory_app = typer.Typer(help="Show and edit core memory blocks.", no_args_is_help=True)
 archival_app = typer.Typer(help="Insert into and search archival memory.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Long-running autonomous jobs.", no_args_is_help=True)
 keys_app = typer.Typer(
     help="API keys (stored hashed; each belongs to a tenant).", no_args_is_help=True
 )
@@ -29,6 +30,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(memory_app, name="memory")
 app.add_typer(archival_app, name="archival")
 app.add_typer(keys_app, name="keys")
+app.add_typer(jobs_app, name="jobs")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -331,6 +333,97 @@ def archival_search(
             out.print(f"{h['created_at'][:16]}  {h['text']}", markup=False)
 
     emit(hits, as_json, human)
+
+
+# -- jobs and workers ------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(concurrency: int = typer.Option(1, help="Worker threads.")) -> None:
+    """Run job workers on their own (they share the server's database)."""
+    from cli.serve import run_workers
+
+    friendly(lambda: run_workers(concurrency, err))
+
+
+@jobs_app.command("submit")
+def jobs_submit(
+    agent: str,
+    goal: str,
+    max_steps: int | None = typer.Option(None, "--max-steps"),
+    max_duration: str | None = typer.Option(None, "--max-duration", help="e.g. 30m, 2h."),
+    every: str | None = typer.Option(None, "--every", help="Repeat: 1h, 1d or a cron line."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Hand an agent a goal to work on by itself."""
+    with client() as api:
+        found = friendly(lambda: api.find_agent(agent))
+        job = friendly(lambda: api.jobs.submit(found["id"], goal, max_steps, max_duration, every))
+    emit(job, as_json, lambda: out.print(f"submitted {job['id']} ({job['status']})"))
+
+
+@jobs_app.command("list")
+def jobs_list(
+    agent: str | None = typer.Option(None, help="Only this agent's jobs."),
+    status: str | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List jobs."""
+    with client() as api:
+        agent_id = friendly(lambda: api.find_agent(agent))["id"] if agent else None
+        rows = friendly(lambda: api.jobs.list(agent_id, status))["data"]
+
+    def human() -> None:
+        if not rows:
+            out.print("no jobs")
+        for j in rows:
+            out.print(
+                f"{j['id']}  {j['status']:<10} {j['steps']:>4}/{j['max_steps']:<5} "
+                f"{j['goal'][:50]}",
+                markup=False,
+            )
+
+    emit(rows, as_json, human)
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: str) -> None:
+    """Cancel a job; a running job stops before its next step."""
+    with client() as api:
+        job = friendly(lambda: api.jobs.cancel(job_id))
+    out.print(
+        f"{job['id']}: {job['status']}"
+        + (" (stops before its next step)" if job["status"] == "running" else "")
+    )
+
+
+@jobs_app.command("watch")
+def jobs_watch(job_id: str) -> None:
+    """Follow a job live: steps, tokens and progress notes, until it ends."""
+    with client() as api:
+
+        def follow() -> dict:
+            for event in api.jobs.events(job_id):
+                data = event.data
+                if event.kind == "step":
+                    tools = ", ".join(data.get("tools") or []) or "answer"
+                    tokens = data["prompt_tokens"] + data["completion_tokens"]
+                    out.print(f"[dim]step {data['step']:>4}  {tools}  ({tokens} tokens)[/dim]")
+                elif event.kind == "progress":
+                    out.print(f"progress: {data['note']}", markup=False)
+                elif event.kind == "status":
+                    out.print(
+                        f"[bold]{data['status']}[/bold]"
+                        + (f" ({data['stop_reason']})" if data.get("stop_reason") else "")
+                    )
+            return api.jobs.get(job_id)
+
+        job = friendly(follow)
+    if job.get("result"):
+        out.print(f"result: {job['result']}", markup=False)
+    if job.get("error"):
+        out.print(f"error: {job['error']}", markup=False)
+    raise typer.Exit(0 if job["status"] == "succeeded" else 1)
 
 
 def main() -> None:

@@ -49,3 +49,24 @@ def _warm(runtime: Runtime) -> None:
         runtime.services.embedders.get(runtime.settings.default_embedding).embed(["warm up"])
     except Exception:  # a failure here shows up again, with its real message, on first use
         pass
+
+
+def run_workers(concurrency: int, console: Console) -> None:
+    """Job workers in the foreground until SIGINT or SIGTERM; the current steps finish first."""
+    import signal
+
+    from agent_runtime.worker import WorkerPool
+
+    if concurrency < 1:
+        raise ConfigurationError("--concurrency must be at least 1")
+    runtime = Runtime(Settings.from_env())
+    pool = WorkerPool(runtime, concurrency)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    pool.start()
+    console.print(f"{concurrency} job worker(s) running; Ctrl-C to stop")
+    stopping.wait()
+    console.print("stopping: finishing the current steps")
+    pool.stop()
+    runtime.close()

@@ -102,7 +102,7 @@ def query_list(request: Request, name: str) -> list[str]:
     return values
 
 
-def parsetime_out(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
+def parse_time(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
     try:
         return parse_day(raw, name, end=end)
     except ToolError as exc:

@@ -34,8 +34,9 @@ def kinds(runtime: Runtime, job_id: str) -> list[str]:
 def test_a_scripted_multi_step_job_completes(
     fast: Runtime, fake_llm: ScriptedLLM, agent_id: str
 ) -> None:
-    job = fast.jobs.submit(agent_id, "Collect three facts about octopuses", tenant="default",
-                           max_steps=10)
+    job = fast.jobs.submit(
+        agent_id, "Collect three facts about octopuses", tenant="default", max_steps=10
+    )
     fake_llm.reply(archival_memory_insert={"content": "Octopuses have three hearts"})
     fake_llm.reply(report_progress={"note": "one fact stored"})
     fake_llm.reply("Thinking about the next fact.")  # an answer without a tool call
@@ -50,8 +51,17 @@ def test_a_scripted_multi_step_job_completes(
     assert {t["function"]["name"] for t in first.tools} >= {"report_progress", "complete_job"}
     # the plain answer was followed by a prompt to continue
     assert "Keep working on the goal" in fourth.messages[-1]["content"]
-    assert kinds(fast, job.id) == ["status", "status", "step", "progress", "step", "step",
-                                   "progress", "step", "status"]
+    assert kinds(fast, job.id) == [
+        "status",
+        "status",
+        "step",
+        "progress",
+        "step",
+        "step",
+        "progress",
+        "step",
+        "status",
+    ]
     assert fast.passages(agent_id)[0].text == "Octopuses have three hearts"
 
 
@@ -165,8 +175,9 @@ def test_a_long_job_pages_its_memory_and_finishes(fast: Runtime) -> None:
         step = sum(1 for m in request.messages if m["role"] == "assistant")
         done = fast.jobs.list(tenant="default", agent_id=agent_id)[0].steps
         if done >= 299:
-            return ChatResponse(tool_calls=[ScriptedLLM().call("complete_job",
-                                                               {"result": "all done"})])
+            return ChatResponse(
+                tool_calls=[ScriptedLLM().call("complete_job", {"result": "all done"})]
+            )
         note = f"step {done}: measured reading {1000 + done}"
         name = "archival_memory_insert" if done % 2 else "report_progress"
         args = {"content": note} if done % 2 else {"note": note}
@@ -215,5 +226,9 @@ def test_chat_and_a_job_take_turns_on_one_agent(fast: Runtime, agent_id: str) ->
 def jobs_by_status(fast: Runtime) -> Iterator[None]:
     yield
     with Session(fast.engine) as session:
-        assert all(j.lease_owner is None for j in session.exec(
-            select(Job).where(col(Job.status).in_(["succeeded", "failed", "cancelled"]))))
+        assert all(
+            j.lease_owner is None
+            for j in session.exec(
+                select(Job).where(col(Job.status).in_(["succeeded", "failed", "cancelled"]))
+            )
+        )

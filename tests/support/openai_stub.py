@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+Responder = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
 
 class OpenAIStub:
-    def __init__(self) -> None:
+    def __init__(self, responder: Responder | None = None, delay: float = 0.0) -> None:
+        """Replies come from the queue, else from `responder(body)`; each after `delay` s."""
         self.requests: list[dict[str, Any]] = []
         self.replies: deque[tuple[int, dict[str, Any]]] = deque()
         stub = self
@@ -22,11 +27,13 @@ class OpenAIStub:
                 stub.requests.append(
                     {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
                 )
-                status, payload = (
-                    stub.replies.popleft()
-                    if stub.replies
-                    else (200, stub.completion("(stub has no reply queued)"))
-                )
+                if stub.replies:
+                    status, payload = stub.replies.popleft()
+                elif responder is not None:
+                    status, payload = responder(body)
+                else:
+                    status, payload = 200, stub.completion("(stub has no reply queued)")
+                time.sleep(delay)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
