@@ -6,6 +6,7 @@ memory system can be tried and tested offline:
 - a question is answered from the `human` block if it can be, otherwise by searching archival and
   recall memory, answering from what the searches return;
 - long pasted text goes to archival memory;
+- in a job, it files the goal in archival memory, reports progress and completes the job;
 - anything else gets a short acknowledgement.
 """
 
@@ -50,6 +51,9 @@ class OfflineModel:
         if not request.tools:  # a summarisation request
             return ChatResponse(content=self._summarize(messages[-1]["content"]))
         last = messages[-1]
+        in_job = any(t["function"]["name"] == "complete_job" for t in request.tools)
+        if in_job:
+            return self._job_step(messages)
         if last["role"] == "tool":
             return ChatResponse(content=self._answer(messages))
         text = str(last.get("content") or "").strip()
@@ -75,6 +79,36 @@ class OfflineModel:
                 tool_calls=[self._call("core_memory_append", {"label": "human", "content": text})]
             )
         return ChatResponse(content="Noted. (offline model: I store facts and answer from memory.)")
+
+    def _job_step(self, messages: list[dict[str, Any]]) -> ChatResponse:
+        """File the goal, report progress, complete: three steps, whatever the goal."""
+        last = messages[-1]
+        if last["role"] != "tool":
+            goal = str(last.get("content") or "").split("\n\n", 1)[-1].split("\n\n", 1)[0]
+            return ChatResponse(
+                tool_calls=[
+                    self._call(
+                        "archival_memory_insert", {"content": f"Job goal: {goal}", "tags": ["job"]}
+                    )
+                ]
+            )
+        if last.get("name") == "archival_memory_insert":
+            return ChatResponse(
+                tool_calls=[
+                    self._call("report_progress", {"note": "goal filed in archival memory"})
+                ]
+            )
+        return ChatResponse(
+            tool_calls=[
+                self._call(
+                    "complete_job",
+                    {
+                        "result": "offline model: the goal is filed in archival memory; "
+                        "a real model would work on it"
+                    },
+                )
+            ]
+        )
 
     def _from_core(self, system: str, question: str) -> str:
         match = BLOCK.search(system)

@@ -100,3 +100,24 @@ def test_keys_and_refusing_to_bind_publicly_without_one(tmp_path: Path) -> None:
         assert ok.returncode == 0 and json.loads(ok.stdout) == []
     finally:
         live.stop()
+
+
+def test_jobs_from_the_cli_with_the_server_s_own_worker(server: LiveServer) -> None:
+    made = json.loads(
+        server.cli(
+            "jobs", "submit", "chat", "Tidy up my notes", "--max-steps", "10", "--json"
+        ).stdout
+    )
+    watched = server.cli("jobs", "watch", made["id"], timeout=60)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert "progress: goal filed in archival memory" in watched.stdout
+    assert "succeeded (completed)" in watched.stdout and "result: offline model" in watched.stdout
+    listed = json.loads(server.cli("jobs", "list", "--agent", "chat", "--json").stdout)
+    assert [j["status"] for j in listed] == ["succeeded"]
+    hits = json.loads(server.cli("archival", "search", "chat", "Tidy notes", "--json").stdout)
+    assert any("Job goal: Tidy up my notes" in h["text"] for h in hits)
+    queued = json.loads(
+        server.cli("jobs", "submit", "chat", "later", "--every", "1d", "--json").stdout
+    )
+    cancel = server.cli("jobs", "cancel", queued["id"])
+    assert cancel.returncode == 0

@@ -27,20 +27,31 @@ FACTS = 8
 def responder(body: dict) -> tuple[int, dict]:
     if not body.get("tools"):
         return 200, OpenAIStub.completion("summary of earlier work")
-    stored = sum(1 for m in body["messages"]
-                 if m["role"] == "tool" and "stored as passage" in json.dumps(m.get("content")))
+    stored = sum(
+        1
+        for m in body["messages"]
+        if m["role"] == "tool" and "stored as passage" in json.dumps(m.get("content"))
+    )
     if stored < FACTS:
         name, args = "archival_memory_insert", {"content": f"fact {stored}"}
     else:
         name, args = "complete_job", {"result": f"stored {FACTS} facts"}
-    call = {"id": f"call_{stored}_{name}", "type": "function",
-            "function": {"name": name, "arguments": json.dumps(args)}}
+    call = {
+        "id": f"call_{stored}_{name}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(args)},
+    }
     return 200, OpenAIStub.completion(None, [call])
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "recalld"), "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(BIN / "recalld"), "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def job_row(runtime: Runtime, job_id: str) -> Job:
@@ -53,13 +64,21 @@ def job_row(runtime: Runtime, job_id: str) -> Job:
 def test_a_killed_worker_is_replaced_and_no_step_runs_twice(tmp_path: Path) -> None:
     with OpenAIStub(responder=responder, delay=0.25) as stub:
         runtime = Runtime(Settings(home=tmp_path), embedder_factory=lambda _n: FakeEmbedder())
-        agent_id = runtime.create_agent(AgentSpec(
-            name="crashy", model="openai/stub-model", model_base_url=stub.url, embedding="fake",
-        )).id
-        job = runtime.jobs.submit(agent_id, f"store {FACTS} facts", tenant="default",
-                                  max_steps=30)
-        env = clean_env(RECALLD_HOME=str(tmp_path), RECALLD_JOB_LEASE_SECONDS="2",
-                        RECALLD_WORKER_POLL_SECONDS="0.1", OPENAI_API_KEY="sk-test")
+        agent_id = runtime.create_agent(
+            AgentSpec(
+                name="crashy",
+                model="openai/stub-model",
+                model_base_url=stub.url,
+                embedding="fake",
+            )
+        ).id
+        job = runtime.jobs.submit(agent_id, f"store {FACTS} facts", tenant="default", max_steps=30)
+        env = clean_env(
+            RECALLD_HOME=str(tmp_path),
+            RECALLD_JOB_LEASE_SECONDS="2",
+            RECALLD_WORKER_POLL_SECONDS="0.1",
+            OPENAI_API_KEY="sk-test",
+        )
         first = start_worker(env)
         deadline = time.monotonic() + 60
         while job_row(runtime, job.id).steps < 3:
