@@ -149,14 +149,15 @@ STOP_WORDS = frozenset(
 
 @dataclass(frozen=True)
 class Table:
-    """Where the text of a searchable row lives."""
+    """Where the text of a searchable row lives, and the BM25 weight of each indexed column."""
 
     name: str  # "passage" or "message"
-    column: str  # "text" or "content"
+    weights: tuple[float, ...]
 
 
-PASSAGES = Table("passage", "text")
-MESSAGES = Table("message", "content")
+# A passage's own text counts fully; the turn before it (its context) at 0.3, tuned on LoCoMo.
+PASSAGES = Table("passage", (1.0, 0.3))
+MESSAGES = Table("message", (1.0,))
 
 
 def query_terms(query: str) -> tuple[list[str], list[str]]:
@@ -211,7 +212,8 @@ def rank(
         params["q"] = " OR ".join(terms)
         sql = (
             f"SELECT r.id FROM {table.name}_fts f JOIN {table.name} r ON r.id = f.rowid "
-            f"WHERE {table.name}_fts MATCH :q AND {where} ORDER BY bm25({table.name}_fts) "
+            f"WHERE {table.name}_fts MATCH :q AND {where} "
+            f"ORDER BY bm25({table.name}_fts, {', '.join(map(str, table.weights))}) "
             "LIMIT :limit"
         )
     else:

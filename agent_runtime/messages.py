@@ -96,6 +96,17 @@ def count(session: Session, agent_id: str) -> int:
     return int(session.exec(query).one())
 
 
+def previous(session: Session, message: Message) -> Message | None:
+    """The message just before `message` in its agent's history."""
+    query = (
+        select(Message)
+        .where(Message.agent_id == message.agent_id, col(Message.id) < message.id)
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
 def mark_evicted(session: Session, ids: list[int]) -> None:
     if ids:
         session.exec(update(Message).where(col(Message.id).in_(ids)).values(in_context=False))

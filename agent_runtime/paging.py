@@ -124,20 +124,22 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
         )
     )
     messages_.mark_evicted(session, [m.id for m in plan.evict if m.id is not None])
+    before = messages_.previous(session, plan.evict[0])
     for message in plan.evict:
-        if message.role == "system":
-            continue
-        session.add(
-            Passage(
-                agent_id=agent.id,
-                text=messages_.as_text(message),
-                tags=[],
-                origin="paged",
-                source_message_id=message.id,
-                created_at=message.created_at,
+        if message.role != "system":
+            session.add(
+                Passage(
+                    agent_id=agent.id,
+                    text=messages_.as_text(message),
+                    context=messages_.as_text(before) if before else "",
+                    tags=[],
+                    origin="paged",
+                    source_message_id=message.id,
+                    created_at=message.created_at,
+                )
             )
-        )
-        agent.passage_count += 1
+            agent.passage_count += 1
+        before = message
     session.flush()
     refresh_system(session, agent, counter)
 

@@ -25,7 +25,7 @@ from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
 from agent_runtime.search import Fusion, Searcher
 from agent_runtime.services import Embedders, Services
 from agent_runtime.settings import Settings
-from agent_runtime.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec
+from agent_runtime.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, PassageInput
 from agent_runtime.storage.database import make_engine, transaction, upgrade
 from agent_runtime.storage.tables import Agent, AgentBlock, Block, Message, Passage, utcnow
 from agent_runtime.tokens import TokenCounter
@@ -302,22 +302,27 @@ class Runtime:
     def insert_passages(
         self,
         agent_id: str,
-        items: Sequence[tuple[str, datetime | None, Sequence[str]]],
+        items: Sequence[PassageInput],
         *,
         tenant: str = DEFAULT_TENANT,
         origin: str = "user",
     ) -> int:
-        """Bulk insert (text, created_at, tags); one transaction, then one indexing pass."""
+        """Bulk insert in one transaction, then one indexing pass. `origin="paged"` files them as
+        paging does (conversation turns in order, each with the turn before as context)."""
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
-            for text, created_at, tags in items:
-                if not text.strip():
+            for item in items:
+                if not item.text.strip():
                     raise InvalidInput("passage text is empty", field="text")
                 passage = Passage(
-                    agent_id=agent_id, text=text, tags=sorted(set(tags)), origin=origin
+                    agent_id=agent_id,
+                    text=item.text,
+                    context=item.context,
+                    tags=sorted(set(item.tags)),
+                    origin=origin,
                 )
-                if created_at is not None:
-                    passage.created_at = created_at
+                if item.created_at is not None:
+                    passage.created_at = item.created_at
                 session.add(passage)
             agent.passage_count += len(items)
             session.add(agent)

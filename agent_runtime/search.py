@@ -23,19 +23,51 @@ from memory_tools import Hit
 
 @dataclass(frozen=True)
 class Fusion:
+    """How the two ranked lists become one. Defaults tuned on LoCoMo's development split
+    (bench/locomo.py): a sharp rank fusion (small k) with the keyword list a little ahead, and
+    paged-out turns lending part of their score to the turns next to them (conversations answer
+    across neighbouring turns)."""
+
     keyword_weight: float = 1.0
-    dense_weight: float = 1.0
-    k: int = 60
-    candidates: int = 50
+    dense_weight: float = 0.8
+    k: int = 5
+    candidates: int = 100
+    neighbour_weight: float = 0.35
+    neighbour_spread: int = 2
 
 
-def fuse(lists: list[tuple[list[int], float]], k: int) -> list[int]:
-    """Weighted reciprocal rank fusion of ranked id lists; ties keep first-seen order."""
+def fuse_scores(lists: list[tuple[list[int], float]], k: int) -> dict[int, float]:
+    """Weighted reciprocal rank fusion of ranked id lists, as scores (insertion order kept)."""
     scores: dict[int, float] = {}
     for ids, weight in lists:
         for rank, id_ in enumerate(ids):
             scores[id_] = scores.get(id_, 0.0) + weight / (k + rank + 1)
-    return sorted(scores, key=lambda i: -scores[i])
+    return scores
+
+
+def best_first(scores: dict[int, float]) -> list[int]:
+    return sorted(scores, key=lambda i: -scores[i])  # stable: ties keep first-seen order
+
+
+def fuse(lists: list[tuple[list[int], float]], k: int) -> list[int]:
+    """Weighted reciprocal rank fusion of ranked id lists; ties keep first-seen order."""
+    return best_first(fuse_scores(lists, k))
+
+
+def spread_to_neighbours(
+    scores: dict[int, float], neighbours: set[int], weight: float, spread: int
+) -> dict[int, float]:
+    """Each id in `neighbours` passes `weight` of its score to the ids up to `spread` away that
+    are in `neighbours` too, halving with each step."""
+    out = dict(scores)
+    for id_, score in scores.items():
+        if id_ not in neighbours:
+            continue
+        for step in range(1, spread + 1):
+            for other in (id_ - step, id_ + step):
+                if other in neighbours:
+                    out[other] = out.get(other, 0.0) + weight * score * 0.5 ** (step - 1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -181,10 +213,32 @@ class Searcher:
             tags=filters.tags,
             roles=filters.roles,
         )
-        return self._fused(keyword_ids, dense_ids)
-
-    def _fused(self, keyword_ids: list[int], dense_ids: list[int]) -> list[int]:
-        return fuse(
+        scores = fuse_scores(
             [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
             self.fusion.k,
         )
+        if kind == "passage" and self.fusion.neighbour_weight and scores:
+            paged = self._paged_around(session, agent_id, set(scores), filters)
+            scores = spread_to_neighbours(
+                scores, paged, self.fusion.neighbour_weight, self.fusion.neighbour_spread
+            )
+        return best_first(scores)
+
+    def _paged_around(
+        self, session: Session, agent_id: str, ids: set[int], filters: Filters
+    ) -> set[int]:
+        """Paged-out passages among `ids` and their neighbours that pass the filters."""
+        spread = self.fusion.neighbour_spread
+        wanted = {i + step for i in ids for step in range(-spread, spread + 1)}
+        query = select(Passage.id, Passage.created_at, Passage.tags).where(
+            Passage.agent_id == agent_id, Passage.origin == "paged", col(Passage.id).in_(wanted)
+        )
+        if filters.start is not None:
+            query = query.where(col(Passage.created_at) >= filters.start)
+        if filters.end is not None:
+            query = query.where(col(Passage.created_at) <= filters.end)
+        return {
+            id_
+            for id_, _created, tags in session.exec(query)
+            if all(t in tags for t in filters.tags)
+        }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 DEFAULT_BLOCK_LIMIT = 2000
 
@@ -47,3 +49,11 @@ class BlockPatch:
     limit: int | None = None
     description: str | None = None
     read_only: bool | None = None
+
+
+@dataclass(frozen=True)
+class PassageInput:
+    text: str
+    created_at: datetime | None = None
+    tags: Sequence[str] = ()
+    context: str = ""  # the turn before, for a conversation turn filed as paging would

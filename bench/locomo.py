@@ -28,7 +28,7 @@ from agent_runtime.keyword import STOP_WORDS  # noqa: E402
 from agent_runtime.llm.scripted import ScriptedLLM  # noqa: E402
 from agent_runtime.runtime import Runtime  # noqa: E402
 from agent_runtime.settings import Settings  # noqa: E402
-from agent_runtime.specs import AgentSpec  # noqa: E402
+from agent_runtime.specs import AgentSpec, PassageInput  # noqa: E402
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
@@ -67,6 +67,14 @@ def turns_of(sample: dict) -> list[tuple[str, str, datetime]]:
             out.append((normalise(turn["dia_id"]), f"{turn['speaker']}: {turn['text']}", when))
         index += 1
     return out
+
+
+def paged(turns: list[tuple[str, str, datetime]]) -> list[PassageInput]:
+    """The passages paging writes for these turns: one each, with the turn before as context."""
+    return [
+        PassageInput(text, when, (), turns[i - 1][1] if i else "")
+        for i, (_, text, when) in enumerate(turns)
+    ]
 
 
 def ndcg(ranked: list[str], relevant: set[str], k: int = 10) -> float:
@@ -136,7 +144,7 @@ def run(data: Path, embedding: str = "local") -> tuple[dict, dict, float]:
         for sample in samples:
             turns = turns_of(sample)
             agent_id = runtime.create_agent(AgentSpec(name=sample["sample_id"])).id
-            runtime.insert_passages(agent_id, [(text, when, ()) for _, text, when in turns])
+            runtime.insert_passages(agent_id, paged(turns), origin="paged")
             runtime.services.indexer.index_agent(agent_id)
             by_text_id = {p.id: i for i, p in enumerate(runtime.passages(agent_id, limit=1000))}
             if len(turns) > 1000:

@@ -30,7 +30,7 @@ from agent_runtime.llm import ChatResponse  # noqa: E402
 from agent_runtime.llm.scripted import ScriptedLLM  # noqa: E402
 from agent_runtime.runtime import Runtime  # noqa: E402
 from agent_runtime.settings import Settings  # noqa: E402
-from agent_runtime.specs import AgentSpec  # noqa: E402
+from agent_runtime.specs import AgentSpec, PassageInput  # noqa: E402
 from agent_runtime.storage.database import transaction  # noqa: E402
 from agent_runtime.storage.tables import Agent, Message  # noqa: E402
 from agent_runtime.vector_index import collection_name  # noqa: E402
@@ -114,7 +114,7 @@ def archival(home: Path, count: int, queries: int) -> dict:
     batch = 2000
     for offset in range(200, count, batch):
         items = [
-            (f"{turns[i % len(turns)]} (#{i})", base + timedelta(minutes=i), ())
+            PassageInput(f"{turns[i % len(turns)]} (#{i})", base + timedelta(minutes=i))
             for i in range(offset, min(offset + batch, count))
         ]
         runtime.insert_passages(agent_id, items)

@@ -107,6 +107,8 @@ class Passage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # For a paged-out turn, the turn before it: found by keywords (at a lower weight), not shown.
+    context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     origin: str = "agent"  # agent / user / paged
     source_message_id: int | None = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 
 from agent_runtime.runtime import Runtime
 from agent_runtime.search import fuse
@@ -102,3 +103,30 @@ def test_tenants_cannot_see_each_other(runtime: Runtime) -> None:
     with pytest.raises(NotFound):
         runtime.search_archival(agent_id, "x", tenant="globex")
     assert runtime.list_agents(tenant="globex") == []
+
+
+def test_a_turn_is_found_through_the_turn_before_it(runtime: Runtime) -> None:
+    from agent_runtime.specs import PassageInput
+
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    filler = [PassageInput(f"user: small talk number {i} about the weather") for i in range(30)]
+    question = PassageInput("user: where should we moor the catamaran tonight?")
+    answer = PassageInput(
+        "assistant: pier seven, next to the fish market",
+        context="user: where should we moor the catamaran tonight?",
+    )
+    runtime.insert_passages(agent_id, [*filler, question, answer, *filler], origin="paged")
+    hits, _ = runtime.search_archival(agent_id, "catamaran mooring", limit=3)
+    texts = [h.text for h in hits]
+    assert answer.text in texts and question.text in texts
+    assert all("context" not in t for t in texts)  # context is searched, never shown
+
+
+def test_neighbours_pass_on_part_of_their_score() -> None:
+    from agent_runtime.search import spread_to_neighbours
+
+    scores = spread_to_neighbours({10: 1.0, 50: 0.2}, {9, 10, 11, 12, 50}, 0.4, 2)
+    assert scores[11] == pytest.approx(0.4) and scores[9] == pytest.approx(0.4)
+    assert scores[12] == pytest.approx(0.2)  # half as much two steps away
+    assert 8 not in scores and 49 not in scores  # only paged neighbours receive
+    assert scores[10] == 1.0
