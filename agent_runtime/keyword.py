@@ -231,6 +231,9 @@ def rank(
 # A word in more than this share of all rows adds almost nothing to BM25 but makes the query
 # score most of the table; such words are dropped (at least two words are always kept).
 COMMON_SHARE = 0.1
+# And a query scores at most about this many postings: the rarest words go first, so a big table
+# costs a bounded amount of work (bench/perf.py; LoCoMo-sized tables never reach it).
+POSTINGS_BUDGET = 8_000
 
 
 def _drop_common(session: Session, table: Table, words: list[str]) -> list[str]:
@@ -245,10 +248,15 @@ def _drop_common(session: Session, table: Table, words: list[str]) -> list[str]:
         ).all()
     )
     rows = session.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0
-    kept = [w for w, s in zip(words, stems, strict=True) if df.get(s, 0) <= COMMON_SHARE * rows]
-    if len(kept) >= 2:
-        return kept
-    return sorted(words, key=lambda w: df.get(stems[words.index(w)], 0))[:2]
+    counts = {w: df.get(s, 0) for w, s in zip(words, stems, strict=True)}
+    kept, postings = [], 0
+    for word in sorted(words, key=lambda w: counts[w]):  # rarest first
+        common = counts[word] > COMMON_SHARE * rows or postings + counts[word] > POSTINGS_BUDGET
+        if common and len(kept) >= 2:
+            break
+        kept.append(word)
+        postings += counts[word]
+    return [w for w in words if w in kept]  # the query's own order
 
 
 @cache
