@@ -34,6 +34,7 @@ class Fusion:
     candidates: int = 100
     neighbour_weight: float = 0.35
     neighbour_spread: int = 2
+    neighbour_sources: int = 30  # only the leading hits pass score on
 
 
 def fuse_scores(lists: list[tuple[list[int], float]], k: int) -> dict[int, float]:
@@ -218,7 +219,8 @@ class Searcher:
             self.fusion.k,
         )
         if kind == "passage" and self.fusion.neighbour_weight and scores:
-            paged = self._paged_around(session, agent_id, set(scores), filters)
+            leaders = set(best_first(scores)[: self.fusion.neighbour_sources])
+            paged = self._paged_around(session, agent_id, leaders, filters)
             scores = spread_to_neighbours(
                 scores, paged, self.fusion.neighbour_weight, self.fusion.neighbour_spread
             )
@@ -230,15 +232,25 @@ class Searcher:
         """Paged-out passages among `ids` and their neighbours that pass the filters."""
         spread = self.fusion.neighbour_spread
         wanted = {i + step for i in ids for step in range(-spread, spread + 1)}
-        query = select(Passage.id, Passage.created_at, Passage.tags).where(
-            Passage.agent_id == agent_id, Passage.origin == "paged", col(Passage.id).in_(wanted)
+        # Primary-key lookups only: with agent_id in the WHERE clause SQLite's planner would
+        # rather walk the agent's whole index.
+        query = select(Passage.id, Passage.agent_id, Passage.origin).where(
+            col(Passage.id).in_(wanted)
         )
-        if filters.start is not None:
-            query = query.where(col(Passage.created_at) >= filters.start)
-        if filters.end is not None:
-            query = query.where(col(Passage.created_at) <= filters.end)
-        return {
-            id_
-            for id_, _created, tags in session.exec(query)
-            if all(t in tags for t in filters.tags)
+        paged = {
+            i for i, owner, origin in session.exec(query) if owner == agent_id and origin == "paged"
         }
+        if paged and (filters.start or filters.end or filters.tags):
+            rows = session.exec(
+                select(Passage.id, Passage.created_at, Passage.tags).where(
+                    col(Passage.id).in_(paged)
+                )
+            )
+            paged = {
+                i
+                for i, created, tags in rows
+                if (filters.start is None or created >= filters.start)
+                and (filters.end is None or created <= filters.end)
+                and all(t in tags for t in filters.tags)
+            }
+        return paged
