@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -191,7 +192,7 @@ class Jobs:
 
     def events(
         self, job_id: str, *, tenant: str, after: int = 0, limit: int = 200
-    ) -> list[JobEvent]:
+    ) -> builtins.list[JobEvent]:
         self.get(job_id, tenant=tenant)
         with Session(self.engine) as session:
             query = (

@@ -249,7 +249,8 @@ def _drop_common(session: Session, table: Table, words: list[str]) -> list[str]:
     )
     rows = session.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0
     counts = {w: df.get(s, 0) for w, s in zip(words, stems, strict=True)}
-    kept, postings = [], 0
+    kept: list[str] = []
+    postings = 0
     for word in sorted(words, key=lambda w: counts[w]):  # rarest first
         common = counts[word] > COMMON_SHARE * rows or postings + counts[word] > POSTINGS_BUDGET
         if common and len(kept) >= 2:

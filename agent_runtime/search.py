@@ -237,8 +237,10 @@ class Searcher:
         query = select(Passage.id, Passage.agent_id, Passage.origin).where(
             col(Passage.id).in_(wanted)
         )
-        paged = {
-            i for i, owner, origin in session.exec(query) if owner == agent_id and origin == "paged"
+        paged: set[int] = {
+            i
+            for i, owner, origin in session.exec(query)
+            if i is not None and owner == agent_id and origin == "paged"
         }
         if paged and (filters.start or filters.end or filters.tags):
             rows = session.exec(
@@ -249,7 +251,8 @@ class Searcher:
             paged = {
                 i
                 for i, created, tags in rows
-                if (filters.start is None or created >= filters.start)
+                if i is not None
+                and (filters.start is None or created >= filters.start)
                 and (filters.end is None or created <= filters.end)
                 and all(t in tags for t in filters.tags)
             }

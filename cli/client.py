@@ -266,7 +266,8 @@ def _result(response: httpx.Response) -> Any:
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[Event]:
-    kind, event_id, data = "message", None, []
+    kind, event_id = "message", None
+    data: list[str] = []
     for line in lines:
         if not line:
             if data:

@@ -88,7 +88,8 @@ def _check_type(tool: str, key: str, value: Any, schema: dict[str, Any]) -> None
         "boolean": lambda v: isinstance(v, bool),
     }
     if not any(checks[k](value) for k in allowed if k in checks):
-        raise ToolError(f"argument {key!r} of {tool} must be {' or '.join(allowed)}")
+        kinds = " or ".join(str(k) for k in allowed)
+        raise ToolError(f"argument {key!r} of {tool} must be {kinds}")
 
 
 def schema_for(function: ToolFunction, name: str | None = None) -> dict[str, Any]:

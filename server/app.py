@@ -28,7 +28,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        rt = runtime or await asyncio.to_thread(Runtime, settings)
+        rt = runtime if runtime is not None else await asyncio.to_thread(Runtime, settings)
         app.state.runtime = rt
         app.state.auth = Auth(rt)
         app.state.background = set()

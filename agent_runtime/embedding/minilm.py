@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,10 +45,12 @@ class MiniLMEmbedder:
         self._tokenizer.no_padding()
         self._weights_path = directory / "model.safetensors"
         self._threads = threads
-        self._session = None
+        self._session: Any = None
         self._lock = threading.Lock()
-        self._cls = self._tokenizer.token_to_id("[CLS]")
-        self._sep = self._tokenizer.token_to_id("[SEP]")
+        cls, sep = self._tokenizer.token_to_id("[CLS]"), self._tokenizer.token_to_id("[SEP]")
+        assert cls is not None and sep is not None, "the tokenizer lacks [CLS]/[SEP]"
+        self._cls: int = cls
+        self._sep: int = sep
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         if self._session is None:
@@ -133,7 +136,7 @@ def build_graph(weights_path: Path):  # type: ignore[no-untyped-def]
     def node(op: str, inputs: list[str], **attrs: object) -> str:
         counter[0] += 1
         out = f"t{counter[0]}"
-        nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        nodes.append(helper.make_node(op, inputs, [out], **attrs))  # type: ignore[arg-type]
         return out
 
     def linear(x: str, prefix: str) -> str:
