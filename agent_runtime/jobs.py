@@ -27,20 +27,26 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL_SECONDS = 1
 
 
+def interval_seconds(text: str) -> int | None:
+    """Seconds in an interval like "90s", "30m", "1h" or "1d"; None if `text` is not one."""
+    match = INTERVAL.match(text)
+    return int(match.group(1)) * UNITS[match.group(2)] if match else None
+
+
 def next_run(schedule: str, after: datetime) -> datetime:
     """When a scheduled job runs next: an interval ("30m", "1h", "1d") or a cron expression."""
-    match = INTERVAL.match(schedule)
-    if match:
-        return after + timedelta(seconds=int(match.group(1)) * UNITS[match.group(2)])
+    seconds = interval_seconds(schedule)
+    if seconds is not None:
+        return after + timedelta(seconds=seconds)
     from croniter import croniter
 
     return croniter(schedule, after).get_next(datetime)
 
 
 def check_schedule(schedule: str) -> None:
-    match = INTERVAL.match(schedule)
-    if match:
-        if int(match.group(1)) * UNITS[match.group(2)] < MIN_INTERVAL_SECONDS:
+    seconds = interval_seconds(schedule)
+    if seconds is not None:
+        if seconds < MIN_INTERVAL_SECONDS:
             raise InvalidInput(
                 f"schedule interval must be at least {MIN_INTERVAL_SECONDS}s", field="schedule"
             )

@@ -108,8 +108,6 @@ class TurnRunner:
     def _record_inputs(
         self, agent_id: str, turn_id: str, inputs: list[tuple[str, str]], lease: Lease
     ) -> list[Message]:
-        for role, content in inputs:
-            messages_.check_input(role, content)
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
             assert agent is not None

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from agent_runtime.errors import InvalidInput
 from agent_runtime.storage.tables import Message
@@ -91,11 +90,6 @@ def history(
     return rows[::-1]
 
 
-def count(session: Session, agent_id: str) -> int:
-    query = select(func.count()).select_from(Message).where(Message.agent_id == agent_id)
-    return int(session.exec(query).one())
-
-
 def previous(session: Session, message: Message) -> Message | None:
     """The message just before `message` in its agent's history."""
     query = (
@@ -110,7 +104,3 @@ def previous(session: Session, message: Message) -> Message | None:
 def mark_evicted(session: Session, ids: list[int]) -> None:
     if ids:
         session.exec(update(Message).where(col(Message.id).in_(ids)).values(in_context=False))
-
-
-def oldest_time(rows: list[Message]) -> datetime | None:
-    return rows[0].created_at if rows else None

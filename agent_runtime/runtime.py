@@ -164,8 +164,6 @@ class Runtime:
         inputs = [_as_input(m) for m in messages]
         if not inputs:
             raise InvalidInput("send at least one message", field="messages")
-        for role, content in inputs:
-            messages_.check_input(role, content)
         if max_steps is not None and not 1 <= max_steps <= agents_.MAX_STEPS_LIMIT:
             raise InvalidInput("max_steps must be 1 to 1000", field="max_steps")
         options = TurnOptions(max_steps=max_steps, on_message=on_message)
@@ -183,6 +181,8 @@ class Runtime:
         lease_seconds: float | None = None,
     ) -> TurnResult:
         """Run a turn with full control (tools, hooks); `send` is the everyday form."""
+        for role, content in inputs:  # bad input is refused before waiting on a busy agent
+            messages_.check_input(role, content)
         self.get_agent(agent_id, tenant=tenant)
         lease = Lease(self.engine, agent_id, lease_seconds or self.settings.lease_seconds)
         lease.take(self.settings.busy_wait_seconds)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from calendar import timegm
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -177,9 +176,6 @@ class MemoryIndex:
 
     def collections(self) -> list[str]:
         return list(self._rows)
-
-    def ids(self, collection: str) -> Sequence[str]:
-        return list(self._rows.get(collection, {}))
 
 
 def matches(meta: Metadata, where: dict[str, Any] | None) -> bool:

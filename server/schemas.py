@@ -12,7 +12,7 @@ from agent_runtime.context import Breakdown
 from agent_runtime.errors import InvalidInput
 from agent_runtime.loop import TurnResult
 from agent_runtime.specs import BlockSpec
-from agent_runtime.storage.tables import Agent, Block, Message, Passage
+from agent_runtime.storage.tables import Agent, Block, Job, Message, Passage
 from memory_tools import Hit, ToolError
 from memory_tools.results import parse_day
 
@@ -214,6 +214,34 @@ def turn_out(result: TurnResult) -> dict[str, Any]:
             "completion_tokens": result.usage.completion_tokens,
             "total_tokens": result.usage.total_tokens,
         },
+    }
+
+
+def job_out(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "agent_id": job.agent_id,
+        "goal": job.goal,
+        "status": job.status,
+        "stop_reason": job.stop_reason,
+        "steps": job.steps,
+        "max_steps": job.max_steps,
+        "max_duration": job.max_duration_seconds,
+        "tokens": {
+            "prompt": job.prompt_tokens,
+            "completion": job.completion_tokens,
+            "total": job.prompt_tokens + job.completion_tokens,
+        },
+        "progress_note": job.progress_note,
+        "result": job.result,
+        "error": job.error,
+        "schedule": job.schedule,
+        "schedule_root": job.schedule_root,
+        "attempts": job.attempts,
+        "run_after": time_out(job.run_after),
+        "created_at": time_out(job.created_at),
+        "started_at": time_out(job.started_at),
+        "finished_at": time_out(job.finished_at),
     }
 
 

@@ -13,40 +13,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agent_runtime.errors import InvalidInput
-from agent_runtime.jobs import INTERVAL, TERMINAL, UNITS
-from agent_runtime.storage.tables import Job, JobEvent
+from agent_runtime.jobs import TERMINAL, interval_seconds
+from agent_runtime.storage.tables import JobEvent
 from server.context import caller
-from server.schemas import field, json_object, query_int, reject_unknown, time_out
+from server.schemas import field, job_out, json_object, query_int, reject_unknown, time_out
 
 POLL_SECONDS = 0.25
-
-
-def job_out(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "agent_id": job.agent_id,
-        "goal": job.goal,
-        "status": job.status,
-        "stop_reason": job.stop_reason,
-        "steps": job.steps,
-        "max_steps": job.max_steps,
-        "max_duration": job.max_duration_seconds,
-        "tokens": {
-            "prompt": job.prompt_tokens,
-            "completion": job.completion_tokens,
-            "total": job.prompt_tokens + job.completion_tokens,
-        },
-        "progress_note": job.progress_note,
-        "result": job.result,
-        "error": job.error,
-        "schedule": job.schedule,
-        "schedule_root": job.schedule_root,
-        "attempts": job.attempts,
-        "run_after": time_out(job.run_after),
-        "created_at": time_out(job.created_at),
-        "started_at": time_out(job.started_at),
-        "finished_at": time_out(job.finished_at),
-    }
 
 
 def _seconds(value: Any) -> float | None:
@@ -54,12 +26,12 @@ def _seconds(value: Any) -> float | None:
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    match = INTERVAL.match(str(value))
-    if not match:
+    seconds = interval_seconds(str(value))
+    if seconds is None:
         raise InvalidInput(
             "max_duration must be seconds or an interval like 90s, 30m, 2h", field="max_duration"
         )
-    return float(int(match.group(1)) * UNITS[match.group(2)])
+    return float(seconds)
 
 
 async def submit(request: Request) -> Response:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -163,7 +161,6 @@ def test_paging_invariants_hold_for_random_conversations(
                 llm.push(ChatResponse(tool_calls=[llm.call(*args)]))
             llm.reply("answer " * answer)
             runtime.send(agent_id, [f"turn {n} " + "lorem " * words])
-        counter = TokenCounter()
         for request in llm.requests:
             assert request_tokens(request) <= window
             seen_calls: set[str] = set()
@@ -172,7 +169,6 @@ def test_paging_invariants_hold_for_random_conversations(
                     seen_calls.add(call["id"])
                 if message["role"] == "tool":
                     assert message["tool_call_id"] in seen_calls, "tool result without its call"
-            assert counter  # keeps the counter's caches warm across requests
         with Session(runtime.engine) as session:
             rows = list(session.exec(select(Message).where(Message.agent_id == agent_id)))
             paged = {
@@ -210,4 +206,3 @@ def test_tool_results_never_lose_their_call_when_paging(runtime: Runtime) -> Non
         for m in request.messages:
             if m["role"] == "tool":
                 assert m["tool_call_id"] in ids
-    assert json.loads("[]") == []
