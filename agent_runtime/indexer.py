@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from agent_runtime import parts
 from agent_runtime.embedding import Embedder
 from agent_runtime.messages import as_text
 from agent_runtime.storage.database import transaction
@@ -37,11 +38,15 @@ class Batch:
         self.ids: list[str] = []
         self.texts: list[str] = []
         self.metas: list[Metadata] = []
+        self.rows = 0
 
-    def add(self, id_: str, text: str, meta: Metadata) -> None:
-        self.ids.append(id_)
-        self.texts.append(text)
-        self.metas.append(meta)
+    def add(self, prefix: str, row_id: int, text: str, meta: Metadata) -> None:
+        """The row's whole text and each of its sentences, all with the row's metadata."""
+        self.rows += 1
+        for id_, part in parts.vectors(prefix, row_id, text):
+            self.ids.append(id_)
+            self.texts.append(part)
+            self.metas.append(meta)
 
 
 class Indexer:
@@ -163,12 +168,11 @@ class Indexer:
         for p in passages:
             meta: Metadata = {"ts": epoch(p.created_at)}
             meta.update({f"tag:{t}": True for t in p.tags})
-            batches["passage"].add(f"p:{p.id}", p.text, meta)
+            batches["passage"].add("p", int(p.id or 0), p.text, meta)
         for m in messages:
             if m.role != "tool" and (m.content or m.tool_calls):
-                batches["message"].add(
-                    f"m:{m.id}", as_text(m), {"role": m.role, "ts": epoch(m.created_at)}
-                )
+                meta = {"role": m.role, "ts": epoch(m.created_at)}
+                batches["message"].add("m", int(m.id or 0), as_text(m), meta)
         embedder = self.embedder_for(embedding)
         done = 0
         for kind, batch in batches.items():
@@ -179,7 +183,7 @@ class Indexer:
                     embedder.embed(batch.texts),
                     batch.metas,
                 )
-                done += len(batch.ids)
+                done += batch.rows
         return done
 
     @staticmethod

@@ -230,7 +230,7 @@ def rank(
 
 # A word in more than this share of all rows adds almost nothing to BM25 but makes the query
 # score most of the table; such words are dropped (at least two words are always kept).
-COMMON_SHARE = 0.1
+COMMON_SHARE = 0.3
 # And a query scores at most about this many postings: the rarest words go first, so a big table
 # costs a bounded amount of work (bench/perf.py; LoCoMo-sized tables never reach it).
 POSTINGS_BUDGET = 8_000

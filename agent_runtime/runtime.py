@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from agent_runtime import agents as agents_
 from agent_runtime import blocks as blocks_
-from agent_runtime import context
+from agent_runtime import context, parts
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.errors import InvalidInput, NotFound
@@ -380,13 +380,14 @@ class Runtime:
             passage = session.get(Passage, passage_id)
             if passage is None or passage.agent_id != agent_id:
                 raise NotFound(f"passage {passage_id} not found")
+            vector_ids = [id_ for id_, _ in parts.vectors("p", passage_id, passage.text)]
             session.delete(passage)
             agent.passage_count = max(agent.passage_count - 1, 0)
             session.add(agent)
             embedding = agent.embedding
         embedder = self.services.embedders.get(embedding)
         self.services.searcher.index.delete(
-            collection_name(embedder, agent_id, "passage"), [f"p:{passage_id}"]
+            collection_name(embedder, agent_id, "passage"), vector_ids
         )
 
     # -- recall memory ----------------------------------------------------------------------

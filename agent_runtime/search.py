@@ -13,12 +13,15 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from agent_runtime import keyword
+from agent_runtime import keyword, parts
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder
 from agent_runtime.storage.tables import Message, Passage
 from agent_runtime.vector_index import VectorIndex, collection_name, epoch
 from memory_tools import Hit
+
+# A dense query asks for this many vectors per row it wants: rows have several parts.
+PARTS_PER_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,8 @@ class Searcher:
         vector = embedder.embed([query])[0]
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         collection = collection_name(embedder, agent_id, kind)
-        hits = self.index.query(collection, vector, limit, where)
-        return [int(h.id.split(":", 1)[1]) for h in hits]
+        hits = self.index.query(collection, vector, limit * PARTS_PER_ROW, where)
+        return parts.rows_best_first([h.id for h in hits], limit)
 
     def passages(
         self,
