@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from agent_runtime import agents as agents_
 from agent_runtime import blocks as blocks_
-from agent_runtime import context, parts
+from agent_runtime import context
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder, make_embedder
-from agent_runtime.errors import InvalidInput, NotFound
+from agent_runtime.errors import InvalidInput
 from agent_runtime.indexer import Indexer
 from agent_runtime.jobs import Jobs
 from agent_runtime.leases import Lease
@@ -25,18 +24,15 @@ from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
 from agent_runtime.search import Fusion, Searcher
 from agent_runtime.services import Embedders, Services
 from agent_runtime.settings import Settings
-from agent_runtime.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, PassageInput
+from agent_runtime.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec
 from agent_runtime.storage.database import make_engine, transaction, upgrade
-from agent_runtime.storage.tables import Agent, AgentBlock, Block, Message, Passage, utcnow
+from agent_runtime.storage.tables import Agent, AgentBlock, Block, utcnow
+from agent_runtime.stores import DEFAULT_TENANT, ArchivalMemory, RecallMemory, page
 from agent_runtime.tokens import TokenCounter
 from agent_runtime.vector_index import KINDS, ChromaIndex, VectorIndex, collection_name
-from memory_tools import Hit, ToolRegistry, default_registry
+from memory_tools import ToolRegistry, default_registry
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TENANT = "default"
-MAX_PAGE = 1000  # the REST API caps pages at 500 and asks for one more to find the next
-MAX_PASSAGE_CHARS = 100_000
 
 
 def _model_router(override: LLM | None) -> Callable[[str], LLM]:
@@ -49,7 +45,7 @@ def _model_router(override: LLM | None) -> Callable[[str], LLM]:
     return lambda model: offline if model == "offline" else remote
 
 
-class Runtime:
+class Runtime(ArchivalMemory, RecallMemory):
     def __init__(
         self,
         settings: Settings,
@@ -88,16 +84,9 @@ class Runtime:
         self.runner = TurnRunner(self.services)
         self.jobs = Jobs(engine)
 
-    @property
-    def engine(self):  # type: ignore[no-untyped-def]
-        return self.services.engine
-
     def close(self) -> None:
         self.services.indexer.stop()
         self.services.engine.dispose()
-
-    def _read(self) -> Session:
-        return Session(self.services.engine, expire_on_commit=False)
 
     # -- agents -----------------------------------------------------------------------------
 
@@ -120,7 +109,7 @@ class Runtime:
         name: str | None = None,
     ) -> list[Agent]:
         with self._read() as session:
-            return agents_.list_(session, tenant, limit=_page(limit), after=after, name=name)
+            return agents_.list_(session, tenant, limit=page(limit), after=after, name=name)
 
     def update_agent(
         self, agent_id: str, patch: AgentPatch, *, tenant: str = DEFAULT_TENANT
@@ -272,180 +261,11 @@ class Runtime:
             session.flush()
             context.refresh_system(session, agent, self.services.counter)
 
-    # -- archival memory --------------------------------------------------------------------
-
-    def insert_passage(
-        self,
-        agent_id: str,
-        text: str,
-        *,
-        tags: Sequence[str] = (),
-        created_at: datetime | None = None,
-        tenant: str = DEFAULT_TENANT,
-        origin: str = "user",
-    ) -> Passage:
-        if not text.strip():
-            raise InvalidInput("passage text is empty", field="text")
-        if len(text) > MAX_PASSAGE_CHARS:
-            raise InvalidInput(f"passage is over {MAX_PASSAGE_CHARS} characters", field="text")
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            passage = Passage(agent_id=agent_id, text=text, tags=sorted(set(tags)), origin=origin)
-            if created_at is not None:
-                passage.created_at = created_at
-            session.add(passage)
-            agent.passage_count += 1
-            session.add(agent)
-        self.services.indexer.schedule(agent_id)
-        return passage
-
-    def insert_passages(
-        self,
-        agent_id: str,
-        items: Sequence[PassageInput],
-        *,
-        tenant: str = DEFAULT_TENANT,
-        origin: str = "user",
-    ) -> int:
-        """Bulk insert in one transaction, then one indexing pass. `origin="paged"` files them as
-        paging does (conversation turns in order, each with the turn before as context)."""
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            for item in items:
-                if not item.text.strip():
-                    raise InvalidInput("passage text is empty", field="text")
-                passage = Passage(
-                    agent_id=agent_id,
-                    text=item.text,
-                    context=item.context,
-                    tags=sorted(set(item.tags)),
-                    origin=origin,
-                )
-                if item.created_at is not None:
-                    passage.created_at = item.created_at
-                session.add(passage)
-            agent.passage_count += len(items)
-            session.add(agent)
-        self.services.indexer.schedule(agent_id)
-        return len(items)
-
-    def passages(
-        self,
-        agent_id: str,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        limit: int = 50,
-        after: int | None = None,
-    ) -> list[Passage]:
-        with self._read() as session:
-            agents_.get(session, tenant, agent_id)
-            query = select(Passage).where(Passage.agent_id == agent_id)
-            if after is not None:
-                query = query.where(col(Passage.id) > after)
-            return list(session.exec(query.order_by(col(Passage.id)).limit(_page(limit))))
-
-    def search_archival(
-        self,
-        agent_id: str,
-        query: str,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        tags: Sequence[str] = (),
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 10,
-        offset: int = 0,
-    ) -> tuple[list[Hit], int]:
-        if not query.strip():
-            raise InvalidInput("query is empty", field="query")
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            return self.services.searcher.passages(
-                session,
-                self.services.embedders.get(agent.embedding),
-                agent_id,
-                query,
-                tags=list(tags),
-                start=start,
-                end=end,
-                limit=_page(limit),
-                offset=offset,
-            )
-
-    def delete_passage(
-        self, agent_id: str, passage_id: int, *, tenant: str = DEFAULT_TENANT
-    ) -> None:
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            passage = session.get(Passage, passage_id)
-            if passage is None or passage.agent_id != agent_id:
-                raise NotFound(f"passage {passage_id} not found")
-            vector_ids = [id_ for id_, _ in parts.vectors("p", passage_id, passage.text)]
-            session.delete(passage)
-            agent.passage_count = max(agent.passage_count - 1, 0)
-            session.add(agent)
-            embedding = agent.embedding
-        embedder = self.services.embedders.get(embedding)
-        self.services.searcher.index.delete(
-            collection_name(embedder, agent_id, "passage"), vector_ids
-        )
-
-    # -- recall memory ----------------------------------------------------------------------
-
-    def messages(
-        self,
-        agent_id: str,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        limit: int = 50,
-        before: int | None = None,
-        after: int | None = None,
-    ) -> list[Message]:
-        with self._read() as session:
-            agents_.get(session, tenant, agent_id)
-            return messages_.history(
-                session, agent_id, limit=_page(limit), before=before, after=after
-            )
-
-    def search_recall(
-        self,
-        agent_id: str,
-        query: str,
-        *,
-        tenant: str = DEFAULT_TENANT,
-        roles: Sequence[str] = (),
-        start: datetime | None = None,
-        end: datetime | None = None,
-        limit: int = 10,
-        offset: int = 0,
-    ) -> tuple[list[Hit], int]:
-        if not query.strip():
-            raise InvalidInput("query is empty", field="query")
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            return self.services.searcher.messages(
-                session,
-                self.services.embedders.get(agent.embedding),
-                agent_id,
-                query,
-                roles=list(roles),
-                start=start,
-                end=end,
-                limit=_page(limit),
-                offset=offset,
-            )
-
     def context(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> context.Breakdown:
         with self._read() as session:
             agent = agents_.get(session, tenant, agent_id)
             tool_tokens = self.services.counter.tools(agent.model, self.services.tools.schemas())
             return context.breakdown(session, agent, self.services.counter, tool_tokens)
-
-
-def _page(limit: int) -> int:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
-    return limit
 
 
 def _as_input(message: dict[str, str] | tuple[str, str] | str) -> tuple[str, str]:

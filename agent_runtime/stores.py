@@ -1,0 +1,205 @@
+"""The two searchable stores of an agent as `Runtime` methods: archival passages and recall
+messages. Mixed into `Runtime`, whose services, engine and tenant rules they share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from agent_runtime import agents as agents_
+from agent_runtime import messages as messages_
+from agent_runtime import parts
+from agent_runtime.errors import InvalidInput, NotFound
+from agent_runtime.services import Services
+from agent_runtime.specs import PassageInput
+from agent_runtime.storage.database import transaction
+from agent_runtime.storage.tables import Message, Passage
+from agent_runtime.vector_index import collection_name
+from memory_tools import Hit
+
+DEFAULT_TENANT = "default"
+MAX_PAGE = 1000  # the REST API caps pages at 500 and asks for one more to find the next
+MAX_PASSAGE_CHARS = 100_000
+
+
+def page(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
+    return limit
+
+
+class _Store:
+    services: Services
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
+
+    def _read(self) -> Session:
+        return Session(self.services.engine, expire_on_commit=False)
+
+
+class ArchivalMemory(_Store):
+    def insert_passage(
+        self,
+        agent_id: str,
+        text: str,
+        *,
+        tags: Sequence[str] = (),
+        created_at: datetime | None = None,
+        tenant: str = DEFAULT_TENANT,
+        origin: str = "user",
+    ) -> Passage:
+        if not text.strip():
+            raise InvalidInput("passage text is empty", field="text")
+        if len(text) > MAX_PASSAGE_CHARS:
+            raise InvalidInput(f"passage is over {MAX_PASSAGE_CHARS} characters", field="text")
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            passage = Passage(agent_id=agent_id, text=text, tags=sorted(set(tags)), origin=origin)
+            if created_at is not None:
+                passage.created_at = created_at
+            session.add(passage)
+            agent.passage_count += 1
+            session.add(agent)
+        self.services.indexer.schedule(agent_id)
+        return passage
+
+    def insert_passages(
+        self,
+        agent_id: str,
+        items: Sequence[PassageInput],
+        *,
+        tenant: str = DEFAULT_TENANT,
+        origin: str = "user",
+    ) -> int:
+        """Bulk insert in one transaction, then one indexing pass. `origin="paged"` files them as
+        paging does (conversation turns in order, each with the turn before as context)."""
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            for item in items:
+                if not item.text.strip():
+                    raise InvalidInput("passage text is empty", field="text")
+                passage = Passage(
+                    agent_id=agent_id,
+                    text=item.text,
+                    context=item.context,
+                    tags=sorted(set(item.tags)),
+                    origin=origin,
+                )
+                if item.created_at is not None:
+                    passage.created_at = item.created_at
+                session.add(passage)
+            agent.passage_count += len(items)
+            session.add(agent)
+        self.services.indexer.schedule(agent_id)
+        return len(items)
+
+    def passages(
+        self,
+        agent_id: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[Passage]:
+        with self._read() as session:
+            agents_.get(session, tenant, agent_id)
+            query = select(Passage).where(Passage.agent_id == agent_id)
+            if after is not None:
+                query = query.where(col(Passage.id) > after)
+            return list(session.exec(query.order_by(col(Passage.id)).limit(page(limit))))
+
+    def search_archival(
+        self,
+        agent_id: str,
+        query: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        tags: Sequence[str] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> tuple[list[Hit], int]:
+        if not query.strip():
+            raise InvalidInput("query is empty", field="query")
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            return self.services.searcher.passages(
+                session,
+                self.services.embedders.get(agent.embedding),
+                agent_id,
+                query,
+                tags=list(tags),
+                start=start,
+                end=end,
+                limit=page(limit),
+                offset=offset,
+            )
+
+    def delete_passage(
+        self, agent_id: str, passage_id: int, *, tenant: str = DEFAULT_TENANT
+    ) -> None:
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            passage = session.get(Passage, passage_id)
+            if passage is None or passage.agent_id != agent_id:
+                raise NotFound(f"passage {passage_id} not found")
+            vector_ids = [id_ for id_, _ in parts.vectors("p", passage_id, passage.text)]
+            session.delete(passage)
+            agent.passage_count = max(agent.passage_count - 1, 0)
+            session.add(agent)
+            embedding = agent.embedding
+        embedder = self.services.embedders.get(embedding)
+        self.services.searcher.index.delete(
+            collection_name(embedder, agent_id, "passage"), vector_ids
+        )
+
+
+class RecallMemory(_Store):
+    def messages(
+        self,
+        agent_id: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> list[Message]:
+        with self._read() as session:
+            agents_.get(session, tenant, agent_id)
+            return messages_.history(
+                session, agent_id, limit=page(limit), before=before, after=after
+            )
+
+    def search_recall(
+        self,
+        agent_id: str,
+        query: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        roles: Sequence[str] = (),
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> tuple[list[Hit], int]:
+        if not query.strip():
+            raise InvalidInput("query is empty", field="query")
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            return self.services.searcher.messages(
+                session,
+                self.services.embedders.get(agent.embedding),
+                agent_id,
+                query,
+                roles=list(roles),
+                start=start,
+                end=end,
+                limit=page(limit),
+                offset=offset,
+            )
