@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import text
+
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.runtime import Runtime
@@ -9,6 +11,7 @@ from agent_runtime.settings import Settings
 from agent_runtime.specs import AgentSpec, BlockSpec
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Passage
+from agent_runtime.vector_index import collection_name
 
 
 def open_runtime(home: Path, llm: ScriptedLLM, database_url: str | None = None) -> Runtime:
@@ -55,3 +58,26 @@ def test_rows_left_unindexed_by_a_crash_are_indexed_by_the_sweep(
     assert [h.text for h in hits] == ["orphaned zebra fact"]
     assert runtime.services.indexer.sweep() == 0
     runtime.close()
+
+
+def test_upgrading_adds_sentence_vectors_to_rows_indexed_before_them(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    first = open_runtime(tmp_path, ScriptedLLM(), database_url)
+    agent_id = first.create_agent(AgentSpec(name="k")).id
+    passage = first.insert_passage(agent_id, "user: The kiln is hot. My sister lives in Porto.")
+    first.search_archival(agent_id, "kiln")  # indexed, sentences too
+    name = collection_name(first.services.embedders.get("fake"), agent_id, "passage")
+    sentence_ids = [f"p:{passage.id}:1", f"p:{passage.id}:2"]
+    # as a database and index written before migration 0005 were: whole vectors only
+    first.services.searcher.index.delete(name, sentence_ids)
+    with transaction(first.engine) as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    first.close()
+
+    second = open_runtime(tmp_path, ScriptedLLM(), database_url)
+    assert second.services.indexer.sweep() == 1
+    vector = second.services.embedders.get("fake").embed(["sister Porto"])[0]
+    found = {h.id for h in second.services.searcher.index.query(name, vector, 10, None)}
+    assert found == {f"p:{passage.id}", *sentence_ids}
+    second.close()
