@@ -111,8 +111,11 @@ class BM25:
 class Scores:
     def __init__(self) -> None:
         self.rows: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        self.by_conversation: dict[str, list[float]] = defaultdict(list)
 
-    def add(self, category: str, ranked: list[str], relevant: set[str]) -> None:
+    def add(
+        self, category: str, ranked: list[str], relevant: set[str], conversation: str = ""
+    ) -> None:
         row = (
             len(relevant & set(ranked[:5])) / len(relevant),
             len(relevant & set(ranked[:10])) / len(relevant),
@@ -120,6 +123,7 @@ class Scores:
         )
         self.rows[category].append(row)
         self.rows["overall"].append(row)
+        self.by_conversation[conversation].append(row[1])
 
     def summary(self) -> dict[str, dict[str, float]]:
         out = {}
@@ -135,7 +139,7 @@ class Scores:
         return out
 
 
-def run(data: Path, embedding: str = "local") -> tuple[dict, dict, float]:
+def run(data: Path, embedding: str = "local") -> tuple[dict, dict, dict, float]:
     samples = json.loads(data.read_text())
     ours, baseline = Scores(), Scores()
     started = time.perf_counter()
@@ -157,12 +161,16 @@ def run(data: Path, embedding: str = "local") -> tuple[dict, dict, float]:
                     continue
                 hits, _ = runtime.search_archival(agent_id, qa["question"], limit=10)
                 ranked = [turns[by_text_id[h.id]][0] for h in hits]
-                ours.add(category, ranked, relevant)
+                ours.add(category, ranked, relevant, sample["sample_id"])
                 baseline.add(
                     category, [turns[i][0] for i in bm25.rank(qa["question"], 10)], relevant
                 )
         runtime.close()
-    return ours.summary(), baseline.summary(), time.perf_counter() - started
+    conversations = {
+        name: {"n": len(rows), "recall@10": round(sum(rows) / len(rows), 4)}
+        for name, rows in ours.by_conversation.items()
+    }
+    return ours.summary(), baseline.summary(), conversations, time.perf_counter() - started
 
 
 def table(ours: dict, baseline: dict) -> str:
@@ -207,12 +215,18 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data.exists():
         raise SystemExit(f"no data at {args.data}; pass --data PATH")
-    ours, baseline, seconds = run(args.data, args.embedding)
+    ours, baseline, conversations, seconds = run(args.data, args.embedding)
     print(table(ours, baseline))
+    spread = ", ".join(f"{name} {row['recall@10']:.3f}" for name, row in conversations.items())
+    print(f"recall@10 by conversation: {spread}")
     print(f"({seconds:.0f} s)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({**ours, "baseline_bm25": baseline}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {**ours, "baseline_bm25": baseline, "conversations": conversations}, indent=2
+            )
+        )
     try:
         chart(ours, baseline, args.png)
         print(f"chart: {args.png}")
