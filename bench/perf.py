@@ -226,7 +226,7 @@ def main() -> None:
                 print("step", row)
         results["archival"] = []
         for count in args.passages:
-            row = archival(root / f"arch-{count}", count, 60)
+            row = archival(root / f"arch-{count}", count, 200)
             results["archival"].append(row)
             print("archival", row)
     if args.json:
