@@ -22,7 +22,7 @@ from agent_runtime.embedding import Embedder
 from agent_runtime.messages import as_text
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message, Passage
-from agent_runtime.vector_index import Metadata, VectorIndex, collection_name, epoch
+from agent_runtime.vector_index import KINDS, Metadata, VectorIndex, collection_name, epoch
 
 BATCH = 256
 # The background thread lets rows gather this long, so one upsert (about 10 ms in embedded
@@ -125,6 +125,10 @@ class Indexer:
                 count = self._upsert(agent_id, *found)
                 with transaction(self.engine) as session:
                     self._mark(session, *found[1:])
+                    gone = session.get(Agent, agent_id) is None
+                if gone:  # deleted while its rows were embedded: the upsert re-made its collections
+                    self._drop(agent_id, found[0])
+                    return done
                 done += count
 
     def catch_up(self, session: Session, agent_id: str) -> None:
@@ -185,6 +189,11 @@ class Indexer:
                 )
                 done += batch.rows
         return done
+
+    def _drop(self, agent_id: str, embedding: str) -> None:
+        embedder = self.embedder_for(embedding)
+        for kind in KINDS:
+            self.index.drop(collection_name(embedder, agent_id, kind))
 
     @staticmethod
     def _mark(session: Session, passages: list[Passage], messages: list[Message]) -> None:

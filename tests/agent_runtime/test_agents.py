@@ -28,6 +28,25 @@ def test_deleting_an_agent_removes_its_rows_vectors_and_own_blocks(
     assert runtime.get_agent(keep).name == "keep"
 
 
+def test_an_agent_deleted_while_its_rows_are_embedded_leaves_no_collection(
+    runtime: Runtime, vector_index: MemoryIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = runtime.create_agent(AgentSpec(name="gone")).id
+    indexer = runtime.services.indexer
+    upsert = indexer._upsert
+
+    def deleted_meanwhile(*args):  # type: ignore[no-untyped-def]
+        runtime.delete_agent(gone)  # commits and drops the collections before the upsert
+        return upsert(*args)
+
+    monkeypatch.setattr(indexer, "_upsert", deleted_meanwhile)
+    with monkeypatch.context() as patch:
+        patch.setattr(indexer, "schedule", lambda _agent_id: None)  # index by hand below
+        runtime.insert_passage(gone, "a passage")
+    indexer.index_agent(gone)
+    assert not any(gone in c for c in vector_index.collections())
+
+
 def test_updates_are_validated_and_rerender_the_prompt(runtime: Runtime) -> None:
     agent_id = runtime.create_agent(AgentSpec(name="u", blocks=[BlockSpec("human", "Ada")])).id
     before = runtime.get_agent(agent_id).system_prompt
