@@ -12,8 +12,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -21,7 +23,7 @@ from agent_runtime import parts
 from agent_runtime.embedding import Embedder
 from agent_runtime.messages import as_text
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import Agent, Message, Passage
+from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
 from agent_runtime.vector_index import KINDS, Metadata, VectorIndex, collection_name, epoch
 
 BATCH = 256
@@ -29,6 +31,13 @@ BATCH = 256
 # Chroma, whatever its size) covers many steps instead of one.
 COALESCE_SECONDS = 0.25
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Failure:
+    agent_id: str
+    error: str
+    at: datetime
 
 
 class Batch:
@@ -61,6 +70,7 @@ class Indexer:
         self._agent_locks: dict[str, threading.Lock] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self.failure: Failure | None = None  # the latest background failure, until a success
 
     # -- background -------------------------------------------------------------------------
 
@@ -104,8 +114,29 @@ class Indexer:
             for agent_id in sorted(agents):
                 try:
                     self.index_agent(agent_id)
-                except Exception:  # logged; the rows stay pending and the next catch-up retries
+                    self.failure = None
+                except Exception as exc:  # the rows stay pending; the next catch-up retries
                     log.exception("indexing failed for agent %s", agent_id)
+                    self.failure = Failure(agent_id, f"{type(exc).__name__}: {exc}", utcnow())
+
+    def status(self) -> dict[str, object]:
+        """Rows waiting for their vectors, and the latest background failure if any."""
+        with Session(self.engine) as session:
+            pending = sum(
+                session.exec(select(func.count()).where(col(table.indexed).is_(False))).one()
+                for table in (Passage, Message)
+            )
+        failure = self.failure
+        return {
+            "pending_rows": pending,
+            "last_error": None
+            if failure is None
+            else {
+                "agent_id": failure.agent_id,
+                "error": failure.error,
+                "at": failure.at.isoformat(),
+            },
+        }
 
     # -- the work ---------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,12 +20,15 @@ async def health(request: Request) -> Response:
       200: {description: ok}
     """
     runtime = request.app.state.runtime
+    indexer = await asyncio.to_thread(runtime.services.indexer.status)
     return JSONResponse(
         {
-            "status": "ok",
+            # degraded: the background indexer is failing and rows are waiting for their vectors
+            "status": "degraded" if indexer["last_error"] and indexer["pending_rows"] else "ok",
             "database": runtime.engine.dialect.name,
             "default_model": runtime.settings.default_model,
             "auth": "api_keys" if request.app.state.auth.keys_configured() else "loopback_only",
+            "indexer": indexer,
         }
     )
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import time
+
+import numpy as np
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -40,3 +43,39 @@ def test_unexpected_errors_are_a_generic_500(client: TestClient, runtime) -> Non
         response = quiet.get("/v1/agents")
     assert response.status_code == 500
     assert response.json() == {"error": {"code": "internal", "message": "internal server error"}}
+
+
+class Broken:
+    """An embedder whose service is down."""
+
+    name = "fake"
+    dimension = 64
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise ConnectionError("embedding service unreachable")
+
+
+def wait_for(client: TestClient, status: str) -> dict:
+    for _ in range(100):  # bounded: 10 s
+        body = client.get("/v1/health").json()
+        if body["status"] == status:
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"health never became {status}: {body}")
+
+
+def test_a_failing_background_indexer_shows_in_health(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
+    agent_id = client.post("/v1/agents", json={"name": "h"}).json()["id"]
+    embedding = runtime.get_agent(agent_id).embedding
+    embedders = runtime.services.embedders._made
+    working, embedders[embedding] = runtime.services.embedders.get(embedding), Broken()
+    client.post(f"/v1/agents/{agent_id}/archival", json={"text": "the kiln is hot"})
+    body = wait_for(client, "degraded")
+    assert body["indexer"]["pending_rows"] == 1
+    assert body["indexer"]["last_error"]["agent_id"] == agent_id
+    assert "embedding service unreachable" in body["indexer"]["last_error"]["error"]
+
+    embedders[embedding] = working  # the service is back: the next pass indexes what waited
+    client.post(f"/v1/agents/{agent_id}/archival", json={"text": "the glaze is blue"})
+    body = wait_for(client, "ok")
+    assert body["indexer"] == {"pending_rows": 0, "last_error": None}
