@@ -70,7 +70,7 @@ class Indexer:
         self._agent_locks: dict[str, threading.Lock] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self.failure: Failure | None = None  # the latest background failure, until a success
+        self._failures: dict[str, Failure] = {}  # by agent, until its next success
 
     # -- background -------------------------------------------------------------------------
 
@@ -114,21 +114,24 @@ class Indexer:
             for agent_id in sorted(agents):
                 try:
                     self.index_agent(agent_id)
-                    self.failure = None
+                    self._failures.pop(agent_id, None)
                 except Exception as exc:  # the rows stay pending; the next catch-up retries
                     log.exception("indexing failed for agent %s", agent_id)
-                    self.failure = Failure(agent_id, f"{type(exc).__name__}: {exc}", utcnow())
+                    error = f"{type(exc).__name__}: {exc}"
+                    self._failures[agent_id] = Failure(agent_id, error, utcnow())
 
     def status(self) -> dict[str, object]:
-        """Rows waiting for their vectors, and the latest background failure if any."""
+        """Rows waiting for their vectors, and the latest background failure of any agent whose
+        indexing has not succeeded since."""
         with Session(self.engine) as session:
             pending = sum(
                 session.exec(select(func.count()).where(col(table.indexed).is_(False))).one()
                 for table in (Passage, Message)
             )
-        failure = self.failure
+        failure = max(list(self._failures.values()), key=lambda f: f.at, default=None)
         return {
             "pending_rows": pending,
+            "failing_agents": len(self._failures),
             "last_error": None
             if failure is None
             else {

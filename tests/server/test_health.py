@@ -71,11 +71,18 @@ def test_a_failing_background_indexer_shows_in_health(client: TestClient, runtim
     working, embedders[embedding] = runtime.services.embedders.get(embedding), Broken()
     client.post(f"/v1/agents/{agent_id}/archival", json={"text": "the kiln is hot"})
     body = wait_for(client, "degraded")
-    assert body["indexer"]["pending_rows"] == 1
+    assert body["indexer"]["pending_rows"] == 1 and body["indexer"]["failing_agents"] == 1
     assert body["indexer"]["last_error"]["agent_id"] == agent_id
     assert "embedding service unreachable" in body["indexer"]["last_error"]["error"]
+
+    # another agent's successful pass does not hide the failing one
+    healthy = client.post("/v1/agents", json={"name": "g", "embedding": "fake-two"}).json()["id"]
+    client.post(f"/v1/agents/{healthy}/archival", json={"text": "all is well"})
+    client.get(f"/v1/agents/{healthy}/archival", params={"query": "well"})  # indexed by now
+    time.sleep(0.5)  # and the background pass for it has run
+    assert client.get("/v1/health").json()["status"] == "degraded"
 
     embedders[embedding] = working  # the service is back: the next pass indexes what waited
     client.post(f"/v1/agents/{agent_id}/archival", json={"text": "the glaze is blue"})
     body = wait_for(client, "ok")
-    assert body["indexer"] == {"pending_rows": 0, "last_error": None}
+    assert body["indexer"] == {"pending_rows": 0, "failing_agents": 0, "last_error": None}
