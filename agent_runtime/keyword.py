@@ -6,11 +6,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
+
+from agent_runtime import term_stats
 
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 IDENTIFIER = re.compile(r"\S*[^\W_][-_./:#@]+[^\W_]\S*", re.UNICODE)
@@ -207,7 +208,7 @@ def rank(
     where = " AND ".join(filters)
     if sqlite:
         return _rank_sqlite(session, table, words, identifiers, where, params, limit)
-    params["q"] = " | ".join(words)
+    params["q"] = " | ".join(term_stats.postgres_kept(session, table.name, words))
     sql = (
         f"SELECT r.id FROM {table.name} r, to_tsquery('english', :q) q "
         f"WHERE r.tsv @@ q AND {where} ORDER BY ts_rank(r.tsv, q) DESC, r.id LIMIT :limit"
@@ -232,7 +233,7 @@ def _rank_sqlite(
     limit: int,
 ) -> list[int]:
     rows = session.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0
-    words = _drop_common(session, table, words, rows)
+    words = term_stats.sqlite_kept(session, table.name, words, rows)
     terms = [f'"{w}"' for w in words]
     terms += ['"' + " ".join(WORD.findall(i.lower())) + '"' for i in identifiers]
     params["q"] = " OR ".join(terms)
@@ -272,40 +273,3 @@ def _rank_sqlite(
 # keyword p50 8.7 -> 5.9 ms).
 OWNER_SHARE = 0.5
 OVERFETCH = 2
-
-# A word in more than this share of all rows adds almost nothing to BM25 but makes the query
-# score most of the table; such words are dropped (at least two words are always kept).
-COMMON_SHARE = 0.3
-# And a query scores at most about this many postings: the rarest words go first, so a big table
-# costs a bounded amount of work (bench/perf.py; LoCoMo-sized tables never reach it).
-POSTINGS_BUDGET = 8_000
-
-
-def _drop_common(session: Session, table: Table, words: list[str], rows: int) -> list[str]:
-    if len(words) <= 2:
-        return words
-    stems = _stemmer().stemWords(words)
-    marks = ", ".join(f":s{i}" for i in range(len(stems)))
-    params = {f"s{i}": s for i, s in enumerate(stems)}
-    df = dict(
-        session.execute(
-            text(f"SELECT term, doc FROM {table.name}_fts_vocab WHERE term IN ({marks})"), params
-        ).all()
-    )
-    counts = {w: df.get(s, 0) for w, s in zip(words, stems, strict=True)}
-    kept: list[str] = []
-    postings = 0
-    for word in sorted(words, key=lambda w: counts[w]):  # rarest first
-        common = counts[word] > COMMON_SHARE * rows or postings + counts[word] > POSTINGS_BUDGET
-        if common and len(kept) >= 2:
-            break
-        kept.append(word)
-        postings += counts[word]
-    return [w for w in words if w in kept]  # the query's own order
-
-
-@cache
-def _stemmer():  # type: ignore[no-untyped-def]
-    import Stemmer
-
-    return Stemmer.Stemmer("porter")  # the algorithm of FTS5's porter tokenizer

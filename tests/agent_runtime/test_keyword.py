@@ -4,6 +4,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 
 from agent_runtime import keyword
@@ -60,3 +61,25 @@ def test_ranking_the_table_first_gives_the_same_order_as_the_full_join(
     owned = {p.id for p in runtime.passages(owner, limit=1000)}
     assert set(table_first[0]) <= owned and not set(table_first[3]) & owned
     assert len(table_first[2]) == 5
+
+
+def test_a_word_in_most_rows_is_left_out_while_rarer_words_remain(runtime: Runtime) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    items = [PassageInput(f"weather note number {i}") for i in range(40)]
+    items += [PassageInput("kiln weather"), PassageInput("glaze weather")]
+    runtime.insert_passages(agent_id, items)
+    with Session(runtime.engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("ANALYZE passage"))  # the word statistics PostgreSQL reads
+        ids = keyword.rank(session, keyword.PASSAGES, agent_id, "kiln glaze weather", limit=50)
+    texts = {p.id: p.text for p in runtime.passages(agent_id, limit=100)}
+    # "weather" is in every row: matching it would return all 42
+    assert sorted(texts[i] for i in ids) == ["glaze weather", "kiln weather"]
+
+
+def test_two_words_are_kept_however_common(runtime: Runtime) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    runtime.insert_passages(agent_id, [PassageInput(f"weather report {i}") for i in range(20)])
+    with Session(runtime.engine) as session:
+        ids = keyword.rank(session, keyword.PASSAGES, agent_id, "weather report", limit=50)
+    assert len(ids) == 20
