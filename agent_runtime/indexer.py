@@ -27,6 +27,7 @@ from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
 from agent_runtime.vector_index import KINDS, Metadata, VectorIndex, collection_name, epoch
 
 BATCH = 256
+CATCH_UP_BATCHES = 2
 # The background thread lets rows gather this long, so one upsert (about 10 ms in embedded
 # Chroma, whatever its size) covers many steps instead of one.
 COALESCE_SECONDS = 0.25
@@ -166,17 +167,23 @@ class Indexer:
                 done += count
 
     def catch_up(self, session: Session, agent_id: str) -> None:
-        """Index an agent's pending rows inside the caller's transaction (read-your-writes).
+        """Index an agent's newest pending rows inside the caller's transaction (read-your-writes).
 
-        Takes no agent lock: the caller may hold row locks the background thread waits for.
+        At most `CATCH_UP_BATCHES` batches, so a search after a bulk load or an upgrade answers
+        at once (older rows are found by keyword meanwhile) and the background thread does the
+        rest. Takes no agent lock: the caller may hold row locks the background thread waits for.
         """
-        while (found := self._pending_rows(session, agent_id)) is not None:
+        left = CATCH_UP_BATCHES if self._thread is not None else -1  # no thread: every row
+        while left and (found := self._pending_rows(session, agent_id, newest_first=True)):
             self._upsert(agent_id, *found)
             self._mark(session, *found[1:])
             session.flush()
+            left -= 1
+        if not left:
+            self.schedule(agent_id)  # the background thread takes the rest
 
     def _pending_rows(
-        self, session: Session, agent_id: str
+        self, session: Session, agent_id: str, newest_first: bool = False
     ) -> tuple[str, list[Passage], list[Message]] | None:
         agent = session.get(Agent, agent_id)
         if agent is None:
@@ -185,6 +192,7 @@ class Indexer:
             session.exec(
                 select(Passage)
                 .where(col(Passage.indexed).is_(False), Passage.agent_id == agent_id)
+                .order_by(col(Passage.id).desc() if newest_first else col(Passage.id))
                 .limit(BATCH)
             )
         )
@@ -192,6 +200,7 @@ class Indexer:
             session.exec(
                 select(Message)
                 .where(col(Message.indexed).is_(False), Message.agent_id == agent_id)
+                .order_by(col(Message.id).desc() if newest_first else col(Message.id))
                 .limit(BATCH)
             )
         )

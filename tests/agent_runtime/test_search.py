@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
+from agent_runtime.indexer import BATCH, CATCH_UP_BATCHES
 from agent_runtime.runtime import Runtime
 from agent_runtime.search import fuse
-from agent_runtime.specs import AgentSpec
+from agent_runtime.specs import AgentSpec, PassageInput
+from agent_runtime.vector_index import MemoryIndex, collection_name
 
 
 def day(text: str) -> datetime:
@@ -130,3 +133,27 @@ def test_neighbours_pass_on_part_of_their_score() -> None:
     assert scores[12] == pytest.approx(0.2)  # half as much two steps away
     assert 8 not in scores and 49 not in scores  # only paged neighbours receive
     assert scores[10] == 1.0
+
+
+def test_a_search_after_a_bulk_load_indexes_only_the_newest_rows_itself(
+    runtime: Runtime, vector_index: MemoryIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="bulk")).id
+    indexer = runtime.services.indexer
+    with monkeypatch.context() as patch:
+        patch.setattr(indexer, "schedule", lambda _agent_id: None)  # the background is slow
+        runtime.insert_passages(agent_id, [PassageInput(f"routine row {i}") for i in range(700)])
+        newest = runtime.insert_passage(agent_id, "a heron stood in the reeds")
+        hits, _ = runtime.search_archival(agent_id, "heron")
+        assert hits[0].id == newest.id
+        batches = CATCH_UP_BATCHES * BATCH
+        assert indexer.status()["pending_rows"] == 701 - batches  # the search did not wait
+        name = collection_name(runtime.services.embedders.get("fake"), agent_id, "passage")
+        vector = runtime.services.embedders.get("fake").embed(["heron reeds"])[0]
+        assert vector_index.query(name, vector, 1, None)[0].id.startswith(f"p:{newest.id}")
+    indexer.schedule(agent_id)  # what the search asked for, now that the background runs
+    for _ in range(100):  # bounded: 10 s
+        if indexer.status()["pending_rows"] == 0:
+            break
+        time.sleep(0.1)
+    assert indexer.status()["pending_rows"] == 0
