@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A sentence ends at . ! or ? before a space, or at a line break (lists, notes, pasted text).
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\s*\n\s*")
 LABEL = re.compile(r"^([^:\n]{1,40}): (?=\S)")
 # A long document gets at most this many parts: its sentences are grouped into runs.
 MAX_PARTS = 16

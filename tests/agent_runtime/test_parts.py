@@ -23,6 +23,14 @@ def test_each_sentence_keeps_the_speaker_label() -> None:
     assert {parts.row_of(i) for i in ids} == {3}
 
 
+def test_lines_are_parts_too() -> None:
+    assert parts.sentences("Shopping list:\n- eggs\n\n- flour") == [
+        "Shopping list:",
+        "- eggs",
+        "- flour",
+    ]
+
+
 def test_a_long_document_is_grouped_into_at_most_max_parts() -> None:
     text = " ".join(f"Sentence number {i} is here." for i in range(100))
     found = parts.sentences(text)
