@@ -3,7 +3,7 @@ messages. Mixed into `Runtime`, whose services, engine and tenant rules they sha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from agent_runtime import agents as agents_
 from agent_runtime import messages as messages_
 from agent_runtime import parts
+from agent_runtime.embedding import Embedder
 from agent_runtime.errors import InvalidInput, NotFound
 from agent_runtime.services import Services
 from agent_runtime.specs import PassageInput
@@ -40,6 +41,20 @@ class _Store:
 
     def _read(self) -> Session:
         return Session(self.services.engine, expire_on_commit=False)
+
+    def _search(
+        self,
+        agent_id: str,
+        tenant: str,
+        query: str,
+        run: Callable[[Session, Embedder], tuple[list[Hit], int]],
+    ) -> tuple[list[Hit], int]:
+        """One search in a transaction of its own (it may index the agent's pending rows)."""
+        if not query.strip():
+            raise InvalidInput("query is empty", field="query")
+        with transaction(self.engine) as session:
+            agent = agents_.get(session, tenant, agent_id)
+            return run(session, self.services.embedders.get(agent.embedding))
 
 
 class ArchivalMemory(_Store):
@@ -125,13 +140,13 @@ class ArchivalMemory(_Store):
         limit: int = 10,
         offset: int = 0,
     ) -> tuple[list[Hit], int]:
-        if not query.strip():
-            raise InvalidInput("query is empty", field="query")
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            return self.services.searcher.passages(
+        return self._search(
+            agent_id,
+            tenant,
+            query,
+            lambda session, embedder: self.services.searcher.passages(
                 session,
-                self.services.embedders.get(agent.embedding),
+                embedder,
                 agent_id,
                 query,
                 tags=list(tags),
@@ -139,7 +154,8 @@ class ArchivalMemory(_Store):
                 end=end,
                 limit=page(limit),
                 offset=offset,
-            )
+            ),
+        )
 
     def delete_passage(
         self, agent_id: str, passage_id: int, *, tenant: str = DEFAULT_TENANT
@@ -188,13 +204,13 @@ class RecallMemory(_Store):
         limit: int = 10,
         offset: int = 0,
     ) -> tuple[list[Hit], int]:
-        if not query.strip():
-            raise InvalidInput("query is empty", field="query")
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            return self.services.searcher.messages(
+        return self._search(
+            agent_id,
+            tenant,
+            query,
+            lambda session, embedder: self.services.searcher.messages(
                 session,
-                self.services.embedders.get(agent.embedding),
+                embedder,
                 agent_id,
                 query,
                 roles=list(roles),
@@ -202,4 +218,5 @@ class RecallMemory(_Store):
                 end=end,
                 limit=page(limit),
                 offset=offset,
-            )
+            ),
+        )
