@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
@@ -162,7 +163,7 @@ class Indexer:
                     self._mark(session, *found[1:])
                     gone = session.get(Agent, agent_id) is None
                 if gone:  # deleted while its rows were embedded: the upsert re-made its collections
-                    self._drop(agent_id, found[0])
+                    self.drop_agent(agent_id, found[0])
                     return done
                 done += count
 
@@ -188,22 +189,8 @@ class Indexer:
         agent = session.get(Agent, agent_id)
         if agent is None:
             return None
-        passages = list(
-            session.exec(
-                select(Passage)
-                .where(col(Passage.indexed).is_(False), Passage.agent_id == agent_id)
-                .order_by(col(Passage.id).desc() if newest_first else col(Passage.id))
-                .limit(BATCH)
-            )
-        )
-        messages = list(
-            session.exec(
-                select(Message)
-                .where(col(Message.indexed).is_(False), Message.agent_id == agent_id)
-                .order_by(col(Message.id).desc() if newest_first else col(Message.id))
-                .limit(BATCH)
-            )
-        )
+        passages = _pending(session, Passage, agent_id, newest_first)
+        messages = _pending(session, Message, agent_id, newest_first)
         if not passages and not messages:
             return None
         return agent.embedding, passages, messages
@@ -233,7 +220,8 @@ class Indexer:
                 done += batch.rows
         return done
 
-    def _drop(self, agent_id: str, embedding: str) -> None:
+    def drop_agent(self, agent_id: str, embedding: str) -> None:
+        """Remove every collection of an agent's vectors."""
         embedder = self.embedder_for(embedding)
         for kind in KINDS:
             self.index.drop(collection_name(embedder, agent_id, kind))
@@ -266,3 +254,12 @@ class Indexer:
                 )
             )
         return sum(self.index_agent(a) for a in sorted(agents))
+
+
+Row = TypeVar("Row", Passage, Message)
+
+
+def _pending(session: Session, table: type[Row], agent_id: str, newest_first: bool) -> list[Row]:
+    order = col(table.id).desc() if newest_first else col(table.id)
+    query = select(table).where(col(table.indexed).is_(False), table.agent_id == agent_id)
+    return list(session.exec(query.order_by(order).limit(BATCH)))

@@ -29,7 +29,7 @@ from agent_runtime.storage.database import make_engine, transaction, upgrade
 from agent_runtime.storage.tables import Agent, AgentBlock, Block, utcnow
 from agent_runtime.stores import DEFAULT_TENANT, ArchivalMemory, RecallMemory, page
 from agent_runtime.tokens import TokenCounter
-from agent_runtime.vector_index import KINDS, ChromaIndex, VectorIndex, collection_name
+from agent_runtime.vector_index import ChromaIndex, VectorIndex
 from memory_tools import ToolRegistry, default_registry
 
 log = logging.getLogger(__name__)
@@ -133,9 +133,7 @@ class Runtime(ArchivalMemory, RecallMemory):
                     session.add(block)
                 else:
                     session.delete(block)
-        embedder = self.services.embedders.get(embedding)
-        for kind in KINDS:
-            self.services.searcher.index.drop(collection_name(embedder, agent_id, kind))
+        self.services.indexer.drop_agent(agent_id, embedding)
 
     # -- chat -------------------------------------------------------------------------------
 
