@@ -32,6 +32,7 @@ def archival_memory_search(
 
     Args:
         query: What to look for: a question, a topic, a name or an identifier.
+            A time it names ("in May 2024", "yesterday") ranks what was said then first.
         tags: Only passages that carry all of these tags.
         start_date: Only passages from this ISO date on, e.g. 2024-05-01.
         end_date: Only passages up to and including this ISO date.

@@ -19,7 +19,8 @@ def conversation_search(
     """Search the whole conversation history by meaning and by exact words.
 
     Args:
-        query: What to look for in past messages.
+        query: What to look for in past messages. A time it names ("in May 2024",
+            "yesterday") ranks what was said then first.
         roles: Only messages from these roles: "user", "assistant", "tool".
         start_date: Only messages from this ISO date on, e.g. 2024-05-01.
         end_date: Only messages up to and including this ISO date.

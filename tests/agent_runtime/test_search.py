@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
 from agent_runtime.indexer import BATCH, CATCH_UP_BATCHES
 from agent_runtime.runtime import Runtime
-from agent_runtime.search import fuse
+from agent_runtime.search import Fusion, fuse
 from agent_runtime.specs import AgentSpec, PassageInput
 from agent_runtime.vector_index import MemoryIndex, collection_name
 
@@ -157,3 +157,51 @@ def test_a_search_after_a_bulk_load_indexes_only_the_newest_rows_itself(
             break
         time.sleep(0.1)
     assert indexer.status()["pending_rows"] == 0
+
+
+def test_a_date_in_the_query_brings_that_days_memories_forward(runtime: Runtime) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    runtime.insert_passage(
+        agent_id, "dentist dentist: booked the dentist", created_at=day("2024-01-10")
+    )
+    runtime.insert_passage(agent_id, "saw the dentist about a tooth", created_at=day("2024-03-05"))
+    runtime.insert_passage(
+        agent_id, "dentist dentist follow-up booked", created_at=day("2024-05-20")
+    )
+    query = "what did the dentist say on 5 March, 2024?"
+
+    hits, total = runtime.search_archival(agent_id, query, limit=3)
+    assert hits[0].created_at == day("2024-03-05")
+    assert total == 3  # a preference, not a filter
+
+    runtime.services.searcher.fusion = Fusion(time_weight=0.0)
+    hits, _ = runtime.search_archival(agent_id, query, limit=3)
+    assert hits[0].created_at != day("2024-03-05")  # without it, word counts win
+
+
+def test_yesterday_in_a_conversation_search_counts_from_the_searchers_clock(
+    runtime: Runtime, fake_llm
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import Session, col, select
+
+    from agent_runtime.storage.tables import Message
+
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    fake_llm.reply("noted")
+    runtime.send(agent_id, ["locker code, locker code: the old locker code was 4410"])
+    fake_llm.reply("noted again")
+    runtime.send(agent_id, ["the new locker code is 9921"])
+    with Session(runtime.services.engine) as session:
+        old = session.exec(select(Message).where(col(Message.content).contains("4410"))).one()
+        old.created_at = datetime.now(UTC) - timedelta(days=20)
+        session.add(old)
+        session.commit()
+    query = "what was my locker code yesterday?"
+
+    runtime.services.searcher.clock = lambda: datetime.now(UTC) + timedelta(days=1)
+    hits, _ = runtime.search_recall(agent_id, query, roles=["user"], limit=1)
+    assert "9921" in hits[0].text
+
+    runtime.services.searcher.clock = lambda: datetime.now(UTC) + timedelta(days=30)
+    hits, _ = runtime.search_recall(agent_id, query, roles=["user"], limit=1)
+    assert "4410" in hits[0].text  # no message in that window: word counts decide
