@@ -11,6 +11,8 @@ from agent_runtime.errors import InvalidInput
 from agent_runtime.storage.tables import Message
 
 INPUT_ROLES = ("user", "system")
+IMPORT_ROLES = ("user", "assistant", "system")  # history brought in from elsewhere
+MAX_IMPORT = 10_000  # messages per import call
 SEARCH_ROLES = ("user", "assistant", "system")  # tool results only when asked for
 MAX_INPUT_CHARS = 200_000
 
@@ -50,9 +52,9 @@ def as_text(message: Message) -> str:
     return f"{message.role}: {body(message)}"
 
 
-def check_input(role: str, content: str) -> None:
-    if role not in INPUT_ROLES:
-        raise InvalidInput(f"message role must be one of {list(INPUT_ROLES)}", field="role")
+def check_input(role: str, content: str, roles: tuple[str, ...] = INPUT_ROLES) -> None:
+    if role not in roles:
+        raise InvalidInput(f"message role must be one of {list(roles)}", field="role")
     if not content.strip():
         raise InvalidInput("message content is empty", field="content")
     if len(content) > MAX_INPUT_CHARS:

@@ -57,3 +57,12 @@ class PassageInput:
     created_at: datetime | None = None
     tags: Sequence[str] = ()
     context: str = ""  # the turn before, for a conversation turn filed as paging would
+
+
+@dataclass(frozen=True)
+class MessageInput:
+    """A message of earlier history, imported into recall memory (not into the context window)."""
+
+    role: str  # user, assistant or system
+    content: str
+    created_at: datetime | None = None

@@ -3,9 +3,11 @@ messages. Mixed into `Runtime`, whose services, engine and tenant rules they sha
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -15,9 +17,9 @@ from agent_runtime import parts
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import InvalidInput, NotFound
 from agent_runtime.services import Services
-from agent_runtime.specs import PassageInput
+from agent_runtime.specs import MessageInput, PassageInput
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import Message, Passage
+from agent_runtime.storage.tables import Agent, Message, Passage
 from agent_runtime.vector_index import collection_name
 from memory_tools import Hit
 
@@ -191,6 +193,46 @@ class RecallMemory(_Store):
             return messages_.history(
                 session, agent_id, limit=page(limit), before=before, after=after
             )
+
+    def import_messages(
+        self, agent_id: str, items: Sequence[MessageInput], *, tenant: str = DEFAULT_TENANT
+    ) -> int:
+        """Bring earlier history (another system's, a chat export) into recall memory, in order
+        and with its own times, so `conversation_search` finds it; the context window is left as
+        it is. All or nothing: one bad message rejects the call."""
+        if len(items) > messages_.MAX_IMPORT:
+            raise InvalidInput(
+                f"at most {messages_.MAX_IMPORT} messages per import", field="messages"
+            )
+        for i, item in enumerate(items):
+            try:
+                messages_.check_input(item.role, item.content, messages_.IMPORT_ROLES)
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"messages[{i}]: {exc.message}", field=f"messages[{i}].{exc.field}"
+                ) from exc
+        turn_id = f"import-{uuid.uuid4().hex[:12]}"
+        with transaction(self.engine) as session:
+            agents_.get(session, tenant, agent_id)
+            for item in items:
+                row = Message(
+                    agent_id=agent_id,
+                    turn_id=turn_id,
+                    role=item.role,
+                    content=item.content,
+                    in_context=False,
+                )
+                if item.created_at is not None:
+                    row.created_at = item.created_at
+                session.add(row)
+            # An expression, not read-modify-write: a turn may be adding messages meanwhile.
+            session.exec(
+                update(Agent)
+                .where(col(Agent.id) == agent_id)
+                .values(message_count=col(Agent.message_count) + len(items))
+            )
+        self.services.indexer.schedule(agent_id)
+        return len(items)
 
     def search_recall(
         self,

@@ -1,12 +1,16 @@
 """Retrieval quality on LoCoMo, scored on the very search `archival_memory_search` runs.
 
-    .venv/bin/python bench/locomo.py [--data PATH] [--json OUT] [--png OUT]
+    .venv/bin/python bench/locomo.py [--data PATH] [--json OUT] [--png OUT] [--memory recall]
 
 For each conversation a fresh agent gets one archival passage per turn ("speaker: text"), dated
 with its session's date, as paging would have written it. Each question (adversarial ones left
 out) is searched with `Runtime.search_archival`, the same hybrid search the tool uses, and scored
 against its evidence turns: recall@5, recall@10 and NDCG@10, per category and overall. A plain
 BM25 baseline (lower-case alphanumeric tokens, English stop words removed) runs on the same data.
+
+With `--memory recall` the turns are imported into recall memory instead (the first speaker as
+"user", the other as "assistant", the same "speaker: text" and times) and each question runs
+`Runtime.search_recall`, the search `conversation_search` uses.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from agent_runtime.keyword import STOP_WORDS  # noqa: E402
 from agent_runtime.llm.scripted import ScriptedLLM  # noqa: E402
 from agent_runtime.runtime import Runtime  # noqa: E402
 from agent_runtime.settings import Settings  # noqa: E402
-from agent_runtime.specs import AgentSpec, PassageInput  # noqa: E402
+from agent_runtime.specs import AgentSpec, MessageInput, PassageInput  # noqa: E402
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
@@ -74,6 +78,15 @@ def paged(turns: list[tuple[str, str, datetime]]) -> list[PassageInput]:
     return [
         PassageInput(text, when, (), turns[i - 1][1] if i else "")
         for i, (_, text, when) in enumerate(turns)
+    ]
+
+
+def recorded(turns: list[tuple[str, str, datetime]]) -> list[MessageInput]:
+    """The turns as recall history: the first speaker is the user, the other the assistant."""
+    first = turns[0][1].split(":", 1)[0]
+    return [
+        MessageInput("user" if text.split(":", 1)[0] == first else "assistant", text, when)
+        for _, text, when in turns
     ]
 
 
@@ -139,7 +152,9 @@ class Scores:
         return out
 
 
-def run(data: Path, embedding: str = "local") -> tuple[dict, dict, dict, float]:
+def run(
+    data: Path, embedding: str = "local", memory: str = "archival"
+) -> tuple[dict, dict, dict, float]:
     samples = json.loads(data.read_text())
     ours, baseline = Scores(), Scores()
     started = time.perf_counter()
@@ -148,18 +163,25 @@ def run(data: Path, embedding: str = "local") -> tuple[dict, dict, dict, float]:
         for sample in samples:
             turns = turns_of(sample)
             agent_id = runtime.create_agent(AgentSpec(name=sample["sample_id"])).id
-            runtime.insert_passages(agent_id, paged(turns), origin="paged")
-            runtime.services.indexer.index_agent(agent_id)
-            by_text_id = {p.id: i for i, p in enumerate(runtime.passages(agent_id, limit=1000))}
             if len(turns) > 1000:
                 raise SystemExit("conversation longer than the page this script reads")
+            if memory == "recall":
+                runtime.import_messages(agent_id, recorded(turns))
+                ids = [m.id for m in runtime.messages(agent_id, limit=1000)]
+                search = runtime.search_recall
+            else:
+                runtime.insert_passages(agent_id, paged(turns), origin="paged")
+                ids = [p.id for p in runtime.passages(agent_id, limit=1000)]
+                search = runtime.search_archival
+            runtime.services.indexer.index_agent(agent_id)
+            by_text_id = {row_id: i for i, row_id in enumerate(ids)}
             bm25 = BM25([text for _, text, _ in turns])
             for qa in sample["qa"]:
                 category = CATEGORIES.get(qa["category"])
                 relevant = evidence_ids(qa.get("evidence", []))
                 if category is None or not relevant:
                     continue
-                hits, _ = runtime.search_archival(agent_id, qa["question"], limit=10)
+                hits, _ = search(agent_id, qa["question"], limit=10)
                 ranked = [turns[by_text_id[h.id]][0] for h in hits]
                 ours.add(category, ranked, relevant, sample["sample_id"])
                 baseline.add(
@@ -212,10 +234,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--png", type=Path, default=Path("bench/out/locomo.png"))
     parser.add_argument("--embedding", default="local")
+    parser.add_argument(
+        "--memory",
+        choices=["archival", "recall"],
+        default="archival",
+        help="score archival_memory_search (default) or conversation_search",
+    )
     args = parser.parse_args()
     if not args.data.exists():
         raise SystemExit(f"no data at {args.data}; pass --data PATH")
-    ours, baseline, conversations, seconds = run(args.data, args.embedding)
+    ours, baseline, conversations, seconds = run(args.data, args.embedding, args.memory)
     print(table(ours, baseline))
     spread = ", ".join(f"{name} {row['recall@10']:.3f}" for name, row in conversations.items())
     print(f"recall@10 by conversation: {spread}")

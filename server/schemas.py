@@ -11,7 +11,7 @@ from starlette.requests import Request
 from agent_runtime.context import Breakdown
 from agent_runtime.errors import InvalidInput
 from agent_runtime.loop import TurnResult
-from agent_runtime.specs import BlockSpec
+from agent_runtime.specs import BlockSpec, MessageInput
 from agent_runtime.storage.tables import Agent, Block, Job, Message, Passage
 from memory_tools import Hit, ToolError
 from memory_tools.results import parse_day
@@ -72,6 +72,23 @@ def block_spec(raw: Any, where: str) -> BlockSpec:
         description=field(raw, "description", str, ""),
         read_only=field(raw, "read_only", bool, False),
     )
+
+
+def message_input(raw: Any, where: str) -> MessageInput:
+    """One message of imported history; errors name it ("messages[3]: 'role' is required")."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"'{where}' must be an object", field=where)
+    unknown = sorted(set(raw) - {"role", "content", "created_at"})
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {unknown} in '{where}'", field=where)
+    try:
+        return MessageInput(
+            role=field(raw, "role", str),
+            content=field(raw, "content", str),
+            created_at=parse_time(field(raw, "created_at", str, None), "created_at"),
+        )
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where}: {exc.message}", field=f"{where}.{exc.field}") from exc
 
 
 def reject_unknown(body: dict[str, Any], allowed: set[str]) -> None:

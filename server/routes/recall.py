@@ -1,4 +1,5 @@
-"""/v1/agents/{id}/recall and /context: search history; see what fills the context window."""
+"""/v1/agents/{id}/recall and /context: search and import history; see what fills the context
+window."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from starlette.routing import Route
 
 from agent_runtime.errors import InvalidInput
 from server.context import caller
-from server.schemas import context_out, hit_out, parse_time, query_int, query_list
+from server.schemas import (
+    context_out,
+    field,
+    hit_out,
+    json_object,
+    message_input,
+    parse_time,
+    query_int,
+    query_list,
+    reject_unknown,
+)
 
 
 async def recall(request: Request) -> Response:
@@ -44,6 +55,29 @@ async def recall(request: Request) -> Response:
     return JSONResponse({"data": [hit_out(h) for h in hits], "total": total})
 
 
+async def import_history(request: Request) -> Response:
+    """
+    ---
+    summary: Import earlier history into recall memory
+    description: >-
+      Body {"messages": [{"role": "user" | "assistant" | "system", "content": "...",
+      "created_at": ISO time, optional}]}, at most 10,000. The messages keep their order and times
+      and become searchable by conversation_search; the context window is unchanged. One bad
+      message rejects the whole call (422, naming it).
+    responses:
+      201: {description: "{imported: n}"}
+    """
+    who = caller(request)
+    body = await json_object(request)
+    reject_unknown(body, {"messages"})
+    raw = field(body, "messages", list)
+    items = [message_input(item, f"messages[{i}]") for i, item in enumerate(raw)]
+    imported = await run_in_threadpool(
+        who.runtime.import_messages, request.path_params["agent_id"], items, tenant=who.tenant
+    )
+    return JSONResponse({"imported": imported}, status_code=201)
+
+
 async def context_window(request: Request) -> Response:
     """
     ---
@@ -61,5 +95,6 @@ async def context_window(request: Request) -> Response:
 
 routes = [
     Route("/v1/agents/{agent_id}/recall", recall, methods=["GET"]),
+    Route("/v1/agents/{agent_id}/recall", import_history, methods=["POST"]),
     Route("/v1/agents/{agent_id}/context", context_window, methods=["GET"]),
 ]

@@ -120,3 +120,56 @@ def test_recall_search(client: TestClient, fake_llm: ScriptedLLM) -> None:
     ).json()["data"]
     assert [h["role"] for h in users] == ["user"]
     assert client.get(f"/v1/agents/{agent_id}/recall").status_code == 422
+
+
+def test_imported_history_is_searchable_but_stays_out_of_the_context_window(
+    client: TestClient, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = new_agent(client)
+    url = f"/v1/agents/{agent_id}/recall"
+    before = client.get(f"/v1/agents/{agent_id}/context").json()["messages"]
+    history = [
+        {"role": "user", "content": "my bike lock code is 7741", "created_at": "2023-05-01T09:00"},
+        {"role": "assistant", "content": "noted, 7741 for the bike lock"},
+        {"role": "user", "content": "the boiler was serviced", "created_at": "2023-06-02"},
+    ]
+    response = client.post(url, json={"messages": history})
+    assert response.status_code == 201 and response.json() == {"imported": 3}
+
+    hits = client.get(url, params={"query": "bike lock code", "roles": "user"}).json()["data"]
+    assert hits[0]["text"] == "my bike lock code is 7741"
+    assert hits[0]["created_at"].startswith("2023-05-01T09:00")
+    june = {"query": "boiler", "start": "2023-06-01", "end": "2023-06-30"}
+    boiler = client.get(url, params=june).json()["data"]
+    assert [h["text"] for h in boiler] == ["the boiler was serviced"]
+    assert client.get(f"/v1/agents/{agent_id}/context").json()["messages"] == before
+    listed = client.get(f"/v1/agents/{agent_id}/messages").json()["data"]
+    assert [m["content"] for m in listed][:3] == [h["content"] for h in history]
+
+    fake_llm.reply("hello")
+    turn = client.post(f"/v1/agents/{agent_id}/messages", json={"messages": [{"content": "hi"}]})
+    sent = fake_llm.requests[-1].messages
+    assert turn.status_code == 200 and not any("7741" in str(m["content"]) for m in sent)
+
+
+def test_a_bad_imported_message_is_named_and_nothing_is_imported(client: TestClient) -> None:
+    agent_id = new_agent(client)
+    url = f"/v1/agents/{agent_id}/recall"
+    good = {"role": "user", "content": "fine"}
+    for bad, expected in [
+        ({"role": "tool", "content": "x"}, "messages[1]: message role must be one of"),
+        ({"role": "user", "content": "  "}, "messages[1]: message content is empty"),
+        ({"role": "user"}, "messages[1]: 'content' is required"),
+        ({"role": "user", "content": "x", "created_at": "soon"}, "messages[1]: "),
+        (
+            {"role": "user", "content": "x", "mood": "?"},
+            "unknown field(s) ['mood'] in 'messages[1]'",
+        ),
+        ("just text", "'messages[1]' must be an object"),
+    ]:
+        response = client.post(url, json={"messages": [good, bad]})
+        assert response.status_code == 422, bad
+        assert response.json()["error"]["message"].startswith(expected), response.text
+    assert client.post(url, json={"messages": "all of it"}).status_code == 422
+    assert client.get(f"/v1/agents/{agent_id}/messages").json()["data"] == []
+    assert client.post("/v1/agents/nobody/recall", json={"messages": [good]}).status_code == 404
