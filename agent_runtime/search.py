@@ -28,8 +28,8 @@ PARTS_PER_ROW = 3
 class Fusion:
     """How the two ranked lists become one. Defaults tuned on LoCoMo's development split
     (bench/locomo.py): a sharp rank fusion (small k) with the keyword list a little ahead, and
-    paged-out turns lending part of their score to the turns next to them (conversations answer
-    across neighbouring turns)."""
+    conversation turns (paged-out passages, messages) lending part of their score to the turns
+    next to them, since conversations answer across neighbouring turns."""
 
     keyword_weight: float = 1.0
     dense_weight: float = 0.8
@@ -226,11 +226,11 @@ class Searcher:
             [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
             self.fusion.k,
         )
-        if kind == "passage" and self.fusion.neighbour_weight and scores:
+        if self.fusion.neighbour_weight and scores:
             leaders = set(best_first(scores)[: self.fusion.neighbour_sources])
-            paged = self._paged_around(session, agent_id, leaders, filters)
+            turns = self._turns_around(session, agent_id, kind, leaders, filters)
             scores = spread_to_neighbours(
-                scores, paged, self.fusion.neighbour_weight, self.fusion.neighbour_spread
+                scores, turns, self.fusion.neighbour_weight, self.fusion.neighbour_spread
             )
         named = time_hints.window(query, self.clock())
         if named is not None and self.fusion.time_weight and scores:
@@ -248,34 +248,39 @@ class Searcher:
         extra = fuse_scores([(inside, self.fusion.time_weight)], self.fusion.k)
         return {i: score + extra.get(i, 0.0) for i, score in scores.items()}
 
-    def _paged_around(
-        self, session: Session, agent_id: str, ids: set[int], filters: Filters
+    def _turns_around(
+        self, session: Session, agent_id: str, kind: str, ids: set[int], filters: Filters
     ) -> set[int]:
-        """Paged-out passages among `ids` and their neighbours that pass the filters."""
+        """Conversation turns among `ids` and their neighbours that pass the filters: paged-out
+        passages, or messages of the roles searched."""
         spread = self.fusion.neighbour_spread
         wanted = {i + step for i in ids for step in range(-spread, spread + 1)}
         # Primary-key lookups only: with agent_id in the WHERE clause SQLite's planner would
         # rather walk the agent's whole index.
-        query = select(Passage.id, Passage.agent_id, Passage.origin).where(
-            col(Passage.id).in_(wanted)
-        )
-        paged: set[int] = {
-            i
-            for i, owner, origin in session.exec(query)
-            if i is not None and owner == agent_id and origin == "paged"
-        }
-        if paged and (filters.start or filters.end or filters.tags):
-            rows = session.exec(
-                select(Passage.id, Passage.created_at, Passage.tags).where(
-                    col(Passage.id).in_(paged)
+        if kind == "passage":
+            found = [
+                (i, owner, created, all(t in tags for t in filters.tags))
+                for i, owner, created, tags in session.exec(
+                    select(Passage.id, Passage.agent_id, Passage.created_at, Passage.tags).where(
+                        col(Passage.id).in_(wanted), Passage.origin == "paged"
+                    )
                 )
-            )
-            paged = {
-                i
-                for i, created, tags in rows
-                if i is not None
-                and (filters.start is None or created >= filters.start)
-                and (filters.end is None or created <= filters.end)
-                and all(t in tags for t in filters.tags)
-            }
-        return paged
+            ]
+        else:
+            found = [
+                (i, owner, created, role in filters.roles)
+                for i, owner, created, role in session.exec(
+                    select(Message.id, Message.agent_id, Message.created_at, Message.role).where(
+                        col(Message.id).in_(wanted)
+                    )
+                )
+            ]
+        return {
+            i
+            for i, owner, created, ok in found
+            if i is not None
+            and owner == agent_id
+            and ok
+            and (filters.start is None or created >= filters.start)
+            and (filters.end is None or created <= filters.end)
+        }

@@ -205,3 +205,36 @@ def test_yesterday_in_a_conversation_search_counts_from_the_searchers_clock(
     runtime.services.searcher.clock = lambda: datetime.now(UTC) + timedelta(days=30)
     hits, _ = runtime.search_recall(agent_id, query, roles=["user"], limit=1)
     assert "4410" in hits[0].text  # no message in that window: word counts decide
+
+
+def test_a_reply_is_found_through_the_message_it_answers(runtime: Runtime) -> None:
+    from agent_runtime.embedding.fake import FakeEmbedder
+    from agent_runtime.specs import MessageInput
+
+    runtime.services.embedders._made["fake"] = FakeEmbedder(dimension=4096)  # no collisions
+    agent_id = runtime.create_agent(AgentSpec(name="s", embedding="fake")).id
+    filler = [MessageInput("user", f"small talk number {i} about the weather") for i in range(30)]
+    question = MessageInput("user", "where should we moor the catamaran tonight?")
+    answer = MessageInput("assistant", "pier seven, next to the fish market")
+    runtime.import_messages(agent_id, [*filler, question, answer, *filler])
+
+    def rank_of_answer() -> int:
+        hits, _ = runtime.search_recall(agent_id, "catamaran mooring", limit=100)
+        return [h.text for h in hits].index(answer.content)
+
+    spread = rank_of_answer()
+    runtime.services.searcher.fusion = Fusion(neighbour_weight=0.0)
+    alone = rank_of_answer()  # its own words do not match: only dense noise places it
+    assert spread < 10 < alone, (spread, alone)
+
+
+def test_tool_output_next_to_a_hit_gets_none_of_its_score(runtime: Runtime, fake_llm) -> None:  # type: ignore[no-untyped-def]
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    fake_llm.reply(archival_memory_insert={"content": "the pelican is called Gus"})
+    fake_llm.reply("stored")
+    runtime.send(agent_id, ["remember the pelican is called Gus"])
+    for i in range(20):
+        fake_llm.reply(f"reply {i}")
+        runtime.send(agent_id, [f"chatter {i} about nothing"])
+    hits, total = runtime.search_recall(agent_id, "pelican Gus", limit=50)
+    assert {h.role for h in hits} <= {"user", "assistant"} and total == len(hits)
