@@ -156,9 +156,9 @@ class Table:
     weights: tuple[float, ...]
 
 
-# A passage's own text counts fully; the turn before it (its context) at 0.3, tuned on LoCoMo.
+# A row's own text counts fully; the turn before it (its context) at 0.3, tuned on LoCoMo.
 PASSAGES = Table("passage", (1.0, 0.3))
-MESSAGES = Table("message", (1.0,))
+MESSAGES = Table("message", (1.0, 0.3))
 
 
 def query_terms(query: str) -> tuple[list[str], list[str]]:

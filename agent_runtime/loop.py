@@ -111,12 +111,14 @@ class TurnRunner:
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
             assert agent is not None
-            rows = []
-            for role, content in inputs:
-                row = Message(agent_id=agent_id, turn_id=turn_id, role=role, content=content)
+            rows = [
+                Message(agent_id=agent_id, turn_id=turn_id, role=role, content=content)
+                for role, content in inputs
+            ]
+            messages_.chain(rows, messages_.last_spoken(session, agent_id))
+            for row in rows:
                 row.tokens = self.s.counter.message(agent.model, messages_.to_openai(row))
                 session.add(row)
-                rows.append(row)
             agent.message_count += len(rows)
             for key, value in lease.renew_values().items():
                 setattr(agent, key, value)
@@ -176,6 +178,7 @@ class TurnRunner:
                         content=self._run_tool(tools, tool_memory, call, agent.context_window),
                     )
                 )
+            messages_.chain(new, messages_.last_spoken(session, agent_id))
             for row in new:
                 row.tokens = self.s.counter.message(agent.model, messages_.to_openai(row))
                 session.add(row)

@@ -15,6 +15,7 @@ IMPORT_ROLES = ("user", "assistant", "system")  # history brought in from elsewh
 MAX_IMPORT = 10_000  # messages per import call
 SEARCH_ROLES = ("user", "assistant", "system")  # tool results only when asked for
 MAX_INPUT_CHARS = 200_000
+SPOKEN = ("user", "assistant")  # what the conversation says, as against tool traffic
 
 
 def to_openai(message: Message) -> dict[str, Any]:
@@ -62,6 +63,31 @@ def check_input(role: str, content: str, roles: tuple[str, ...] = INPUT_ROLES) -
             f"message is {len(content)} characters; the limit is {MAX_INPUT_CHARS}",
             field="content",
         )
+
+
+def last_spoken(session: Session, agent_id: str) -> str:
+    """The text of the agent's latest spoken message in context: the context of the next one."""
+    query = (
+        select(Message.content)
+        .where(
+            Message.agent_id == agent_id,
+            col(Message.in_context).is_(True),
+            col(Message.role).in_(SPOKEN),
+            Message.content != "",
+        )
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first() or ""
+
+
+def chain(rows: list[Message], before: str) -> None:
+    """Give each spoken message with text the spoken text before it as context, so a reply is
+    found by the words of what it answers ("where shall we moor?" -> "pier seven")."""
+    for row in rows:
+        if row.role in SPOKEN and row.content:
+            row.context = before
+            before = row.content
 
 
 def in_context(session: Session, agent_id: str) -> list[Message]:

@@ -212,19 +212,23 @@ class RecallMemory(_Store):
                     f"messages[{i}]: {exc.message}", field=f"messages[{i}].{exc.field}"
                 ) from exc
         turn_id = f"import-{uuid.uuid4().hex[:12]}"
+        rows = [
+            Message(
+                agent_id=agent_id,
+                turn_id=turn_id,
+                role=item.role,
+                content=item.content,
+                in_context=False,
+            )
+            for item in items
+        ]
+        for row, item in zip(rows, items, strict=True):
+            if item.created_at is not None:
+                row.created_at = item.created_at
+        messages_.chain(rows, "")  # imported history is its own conversation
         with transaction(self.engine) as session:
             agents_.get(session, tenant, agent_id)
-            for item in items:
-                row = Message(
-                    agent_id=agent_id,
-                    turn_id=turn_id,
-                    role=item.role,
-                    content=item.content,
-                    in_context=False,
-                )
-                if item.created_at is not None:
-                    row.created_at = item.created_at
-                session.add(row)
+            session.add_all(rows)
             # An expression, not read-modify-write: a turn may be adding messages meanwhile.
             session.exec(
                 update(Agent)

@@ -87,6 +87,8 @@ class Message(SQLModel, table=True):
     step: int = 0
     role: str
     content: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The spoken message before this one, searched at a lower keyword weight (messages.chain).
+    context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     tool_calls: list[dict] | None = Field(default=None, sa_column=Column(JSON))
     tool_call_id: str | None = None
     name: str | None = None

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from agent_runtime.embedding.fake import FakeEmbedder
@@ -9,9 +11,15 @@ from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.runtime import Runtime
 from agent_runtime.settings import Settings
 from agent_runtime.specs import AgentSpec, BlockSpec
-from agent_runtime.storage.database import transaction
+from agent_runtime.storage.database import MIGRATIONS, transaction, upgrade
 from agent_runtime.storage.tables import Passage
 from agent_runtime.vector_index import collection_name
+
+
+def head() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return str(ScriptDirectory.from_config(config).get_current_head())
 
 
 def open_runtime(home: Path, llm: ScriptedLLM, database_url: str | None = None) -> Runtime:
@@ -71,9 +79,13 @@ def test_upgrading_adds_sentence_vectors_to_rows_indexed_before_them(
     sentence_ids = [f"p:{passage.id}:1", f"p:{passage.id}:2"]
     # as a database and index written before migration 0005 were: whole vectors only
     first.services.searcher.index.delete(name, sentence_ids)
-    with transaction(first.engine) as session:
-        session.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    engine = first.engine
     first.close()
+    with transaction(engine) as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+    upgrade(engine, "0005")  # that migration alone: the later ones are applied already
+    with transaction(engine) as session:
+        session.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head()})
 
     second = open_runtime(tmp_path, ScriptedLLM(), database_url)
     assert second.services.indexer.sweep() == 1
@@ -81,3 +93,58 @@ def test_upgrading_adds_sentence_vectors_to_rows_indexed_before_them(
     found = {h.id for h in second.services.searcher.index.query(name, vector, 10, None)}
     assert found == {f"p:{passage.id}", *sentence_ids}
     second.close()
+
+
+def test_upgrading_gives_existing_messages_the_spoken_message_before_them(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    from sqlmodel import Session
+
+    from agent_runtime import keyword
+    from agent_runtime.storage.database import make_engine
+    from agent_runtime.storage.tables import Agent
+
+    settings = Settings(home=tmp_path, database_url=database_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine, "0005")  # a database written before messages had context
+    with Session(engine) as session:
+        session.add(
+            Agent(
+                id="a1", tenant_id="default", name="old", model="m", context_window=8000,
+                embedding="fake", instructions="", max_steps=5,
+            )
+        )  # fmt: skip
+        session.commit()
+    history = [
+        ("user", "where should we moor the catamaran tonight?"),
+        ("assistant", ""),  # a tool call
+        ("tool", "nothing found"),
+        ("assistant", "pier seven, next to the fish market"),
+        ("user", "thanks"),
+    ]
+    with engine.begin() as conn:
+        for role, content in history:
+            conn.execute(
+                text(
+                    "INSERT INTO message (agent_id, turn_id, step, role, content, created_at, "
+                    "in_context, tokens, indexed) VALUES ('a1', 't', 0, :role, :content, "
+                    "CURRENT_TIMESTAMP, false, 0, false)"
+                ),
+                {"role": role, "content": content},
+            )
+    upgrade(engine)
+    with Session(engine) as session:
+        contexts = [
+            row[0] for row in session.execute(text("SELECT context FROM message ORDER BY id"))
+        ]
+        assert contexts == ["", "", "", history[0][1], history[3][1]]
+        if engine.dialect.name == "postgresql":
+            session.execute(text("ANALYZE message"))
+        found = keyword.rank(session, keyword.MESSAGES, "a1", "catamaran mooring", limit=5)
+        texts = [
+            session.execute(text("SELECT content FROM message WHERE id = :i"), {"i": i}).scalar()
+            for i in found
+        ]
+    assert texts == [history[0][1], history[3][1]]  # the reply, through what it answers
+    engine.dispose()

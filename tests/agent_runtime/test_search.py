@@ -216,7 +216,8 @@ def test_a_reply_is_found_through_the_message_it_answers(runtime: Runtime) -> No
     filler = [MessageInput("user", f"small talk number {i} about the weather") for i in range(30)]
     question = MessageInput("user", "where should we moor the catamaran tonight?")
     answer = MessageInput("assistant", "pier seven, next to the fish market")
-    runtime.import_messages(agent_id, [*filler, question, answer, *filler])
+    aside = MessageInput("user", "hmm, let me think")  # so the answer's keyword context is this
+    runtime.import_messages(agent_id, [*filler, question, aside, answer, *filler])
 
     def rank_of_answer() -> int:
         hits, _ = runtime.search_recall(agent_id, "catamaran mooring", limit=100)
@@ -238,3 +239,40 @@ def test_tool_output_next_to_a_hit_gets_none_of_its_score(runtime: Runtime, fake
         runtime.send(agent_id, [f"chatter {i} about nothing"])
     hits, total = runtime.search_recall(agent_id, "pelican Gus", limit=50)
     assert {h.role for h in hits} <= {"user", "assistant"} and total == len(hits)
+
+
+def test_messages_carry_the_spoken_message_before_them(runtime: Runtime, fake_llm) -> None:  # type: ignore[no-untyped-def]
+    from sqlmodel import Session, col, select
+
+    from agent_runtime.storage.tables import Message
+
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    fake_llm.reply(archival_memory_search={"query": "mooring"})
+    fake_llm.reply("pier seven, next to the fish market")
+    runtime.send(agent_id, ["where should we moor the catamaran tonight?"])
+    fake_llm.reply("you're welcome")
+    runtime.send(agent_id, ["thanks"])
+    with Session(runtime.services.engine) as session:
+        rows = session.exec(select(Message).order_by(col(Message.id))).all()
+    assert [(m.role, m.context) for m in rows] == [
+        ("user", ""),
+        ("assistant", ""),  # the tool call: no text of its own to be found by
+        ("tool", ""),
+        ("assistant", "where should we moor the catamaran tonight?"),
+        ("user", "pier seven, next to the fish market"),
+        ("assistant", "thanks"),
+    ]
+
+
+def test_a_reply_matches_the_words_of_the_message_it_answers(runtime: Runtime) -> None:
+    from agent_runtime.specs import MessageInput
+
+    runtime.services.embedders._made["fake"] = Blind()  # type: ignore[assignment]
+    runtime.services.searcher.fusion = Fusion(neighbour_weight=0.0)  # words alone
+    agent_id = runtime.create_agent(AgentSpec(name="s", embedding="fake")).id
+    filler = [MessageInput("user", f"small talk number {i} about the weather") for i in range(30)]
+    question = MessageInput("user", "where should we moor the catamaran tonight?")
+    answer = MessageInput("assistant", "pier seven, next to the fish market")
+    runtime.import_messages(agent_id, [*filler, question, answer, *filler])
+    hits, _ = runtime.search_recall(agent_id, "catamaran mooring", limit=2)
+    assert [h.text for h in hits] == [question.content, answer.content]
