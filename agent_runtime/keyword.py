@@ -180,8 +180,9 @@ def rank(
     end: datetime | None = None,
     tags: list[str] | None = None,
     roles: list[str] | None = None,
+    counts: term_stats.Counts | None = None,
 ) -> list[int]:
-    """Row ids best first."""
+    """Row ids best first. `counts` keeps word counts between calls (SQLite)."""
     words, identifiers = query_terms(query)
     if not words:
         return []
@@ -207,7 +208,7 @@ def rank(
         params.update({f"role{i}": r for i, r in enumerate(roles)})
     where = " AND ".join(filters)
     if sqlite:
-        return _rank_sqlite(session, table, words, identifiers, where, params, limit)
+        return _rank_sqlite(session, table, words, identifiers, where, params, limit, counts)
     params["q"] = " | ".join(term_stats.postgres_kept(session, table.name, words))
     sql = (
         f"SELECT r.id FROM {table.name} r, to_tsquery('english', :q) q "
@@ -231,9 +232,10 @@ def _rank_sqlite(
     where: str,
     params: dict[str, object],
     limit: int,
+    counts: term_stats.Counts | None,
 ) -> list[int]:
     rows = session.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0
-    words = term_stats.sqlite_kept(session, table.name, words, rows)
+    words = term_stats.sqlite_kept(session, table.name, words, rows, counts)
     terms = [f'"{w}"' for w in words]
     terms += ['"' + " ".join(WORD.findall(i.lower())) + '"' for i in identifiers]
     params["q"] = " OR ".join(terms)

@@ -86,6 +86,7 @@ class Runtime(ArchivalMemory, RecallMemory):
 
     def close(self) -> None:
         self.services.indexer.stop()
+        self.services.searcher.close()
         self.services.engine.dispose()
 
     # -- agents -----------------------------------------------------------------------------

@@ -7,13 +7,14 @@ weighted reciprocal rank fusion; filters by time, tags and roles apply to both l
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from agent_runtime import keyword, parts, time_hints
+from agent_runtime import keyword, parts, term_stats, time_hints
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder
 from agent_runtime.storage.tables import Message, Passage
@@ -97,10 +98,14 @@ class Searcher:
         self.catch_up = catch_up  # indexes an agent's pending rows, for read-your-writes
         self.fusion = fusion or Fusion()
         self.clock = clock  # "yesterday" in a query is relative to it
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recalld-dense")
+        self.counts = term_stats.Counts()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
     def dense(
         self,
-        session: Session,
         embedder: Embedder,
         agent_id: str,
         kind: str,
@@ -119,7 +124,6 @@ class Searcher:
         clauses += [{f"tag:{t}": True} for t in tags or []]
         if roles:
             clauses.append({"role": {"$in": list(roles)}})
-        self.catch_up(session, agent_id)
         vector = embedder.embed([query])[0]
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         collection = collection_name(embedder, agent_id, kind)
@@ -198,6 +202,22 @@ class Searcher:
     ) -> list[int]:
         """Row ids of `kind` ("passage" or "message"), best first, keyword and dense fused."""
         want = max(self.fusion.candidates, needed * 2)
+        self.catch_up(session, agent_id)
+        # The query's embedding and vector search run beside the keyword query: both spend
+        # their time outside the GIL (ONNX Runtime, Chroma, SQLite), so on two cores a search
+        # costs the slower of the two, not their sum.
+        dense = self.pool.submit(
+            self.dense,
+            embedder,
+            agent_id,
+            kind,
+            query,
+            want,
+            filters.start,
+            filters.end,
+            tags=filters.tags,
+            roles=filters.roles,
+        )
         table = keyword.PASSAGES if kind == "passage" else keyword.MESSAGES
         keyword_ids = keyword.rank(
             session,
@@ -209,19 +229,9 @@ class Searcher:
             end=filters.end,
             tags=filters.tags,
             roles=filters.roles,
+            counts=self.counts,
         )
-        dense_ids = self.dense(
-            session,
-            embedder,
-            agent_id,
-            kind,
-            query,
-            want,
-            filters.start,
-            filters.end,
-            tags=filters.tags,
-            roles=filters.roles,
-        )
+        dense_ids = dense.result()
         scores = fuse_scores(
             [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
             self.fusion.k,

@@ -8,6 +8,7 @@ costs a scan. Without statistics (a table never analysed) every word is kept.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 from sqlalchemy import bindparam, text
@@ -34,20 +35,57 @@ def keep_rare(words: list[str], counts: dict[str, int], rows: int) -> list[str]:
     return [w for w in words if w in kept]
 
 
-def sqlite_kept(session: Session, table: str, words: list[str], rows: int) -> list[str]:
+class Counts:
+    """Word counts kept between searches. Reading them is not free (fts5vocab walks each word's
+    postings: 1.3 ms a query at 100,000 passages) and they move slowly, so a count is read again
+    only once its table has grown or shrunk by a tenth since."""
+
+    DRIFT = 0.1
+    LIMIT = 50_000  # entries; past it the cache starts over
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[int, int]] = {}  # (table, term) -> (count, rows)
+        self._lock = threading.Lock()
+
+    def known(self, table: str, terms: list[str], rows: int) -> dict[str, int]:
+        with self._lock:
+            out = {}
+            for term in terms:
+                count, then = self._seen.get((table, term), (0, -1))
+                if then >= 0 and abs(rows - then) <= self.DRIFT * then:
+                    out[term] = count
+            return out
+
+    def remember(self, table: str, counts: dict[str, int], rows: int) -> None:
+        with self._lock:
+            if len(self._seen) + len(counts) > self.LIMIT:
+                self._seen.clear()
+            for term, count in counts.items():
+                self._seen[(table, term)] = (count, rows)
+
+
+def sqlite_kept(
+    session: Session, table: str, words: list[str], rows: int, counts: Counts | None = None
+) -> list[str]:
     if len(words) <= 2:
         return words
     stems = _stemmer("porter").stemWords(words)  # the algorithm of FTS5's porter tokenizer
-    found = dict(
-        session.execute(
-            text(f"SELECT term, doc FROM {table}_fts_vocab WHERE term IN :stems").bindparams(
-                bindparam("stems", expanding=True)
-            ),
-            {"stems": stems},
-        ).all()
-    )
-    counts = {w: found.get(s, 0) for w, s in zip(words, stems, strict=True)}
-    return keep_rare(words, counts, rows)
+    found = counts.known(table, stems, rows) if counts else {}
+    missing = [s for s in stems if s not in found]
+    if missing:
+        read = dict(
+            session.execute(
+                text(f"SELECT term, doc FROM {table}_fts_vocab WHERE term IN :stems").bindparams(
+                    bindparam("stems", expanding=True)
+                ),
+                {"stems": missing},
+            ).all()
+        )
+        read = {s: read.get(s, 0) for s in missing}
+        if counts:
+            counts.remember(table, read, rows)
+        found |= read
+    return keep_rare(words, {w: found[s] for w, s in zip(words, stems, strict=True)}, rows)
 
 
 def postgres_kept(session: Session, table: str, words: list[str]) -> list[str]:

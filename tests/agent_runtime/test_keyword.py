@@ -83,3 +83,41 @@ def test_two_words_are_kept_however_common(runtime: Runtime) -> None:
     with Session(runtime.engine) as session:
         ids = keyword.rank(session, keyword.PASSAGES, agent_id, "weather report", limit=50)
     assert len(ids) == 20
+
+
+def test_word_counts_are_reused_until_the_table_drifts_by_a_tenth() -> None:
+    from agent_runtime.term_stats import Counts
+
+    counts = Counts()
+    counts.remember("passage", {"kiln": 3, "weather": 900}, rows=1000)
+    assert counts.known("passage", ["kiln", "weather", "glaze"], rows=1090) == {
+        "kiln": 3,
+        "weather": 900,
+    }  # "glaze" was never read
+    assert counts.known("passage", ["kiln"], rows=1101) == {}  # grown by more than a tenth
+    assert counts.known("passage", ["kiln"], rows=899) == {}
+    assert counts.known("message", ["kiln"], rows=1000) == {}  # per table
+
+
+def test_cached_word_counts_leave_out_the_same_words(runtime: Runtime) -> None:
+    from agent_runtime.term_stats import Counts
+
+    agent_id = runtime.create_agent(AgentSpec(name="s")).id
+    items = [PassageInput(f"weather note number {i}") for i in range(40)]
+    items += [PassageInput("kiln weather"), PassageInput("glaze weather")]
+    runtime.insert_passages(agent_id, items)
+    counts = Counts()
+    with Session(runtime.engine) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("PostgreSQL reads its counts from pg_stats, not cached")
+        for query in ["kiln glaze weather", "glaze weather kiln", "kiln glaze weather"]:
+            cached = keyword.rank(
+                session, keyword.PASSAGES, agent_id, query, limit=50, counts=counts
+            )
+            fresh = keyword.rank(session, keyword.PASSAGES, agent_id, query, limit=50)
+            assert cached == fresh and len(cached) == 2
+    assert counts.known("passage", ["kiln", "glaze", "weather"], rows=42) == {
+        "kiln": 1,
+        "glaze": 1,
+        "weather": 42,
+    }

@@ -58,9 +58,8 @@ def test_a_sentence_buried_in_a_long_turn_is_found_densely(runtime: Runtime) -> 
     searcher = runtime.services.searcher
     embedder = runtime.services.embedders.get("fake")
     with runtime._read() as session:
-        ranked = searcher.dense(
-            session, embedder, agent_id, "passage", "sister moved Lisbon", 4, None, None
-        )
+        searcher.catch_up(session, agent_id)
+    ranked = searcher.dense(embedder, agent_id, "passage", "sister moved Lisbon", 4, None, None)
     rows = {p.id: p.text for p in runtime.passages(agent_id)}
     assert rows[ranked[0]] == buried
 
