@@ -178,7 +178,7 @@ class TurnRunner:
                         content=self._run_tool(tools, tool_memory, call, agent.context_window),
                     )
                 )
-            messages_.chain(new, messages_.last_spoken(session, agent_id))
+            messages_.chain(new, messages_.last_spoken_in(request.messages))
             for row in new:
                 row.tokens = self.s.counter.message(agent.model, messages_.to_openai(row))
                 session.add(row)

@@ -81,6 +81,15 @@ def last_spoken(session: Session, agent_id: str) -> str:
     return session.exec(query).first() or ""
 
 
+def last_spoken_in(request_messages: list[dict[str, Any]]) -> str:
+    """`last_spoken` read off a request already built from the context (no query)."""
+    for message in reversed(request_messages):
+        content = message.get("content")
+        if message.get("role") in SPOKEN and isinstance(content, str) and content:
+            return content
+    return ""
+
+
 def chain(rows: list[Message], before: str) -> None:
     """Give each spoken message with text the spoken text before it as context, so a reply is
     found by the words of what it answers ("where shall we moor?" -> "pier seven")."""
