@@ -207,7 +207,7 @@ def table(ours: dict, baseline: dict) -> str:
     return "\n".join(lines)
 
 
-def chart(ours: dict, baseline: dict, path: Path) -> None:
+def chart(ours: dict, baseline: dict, path: Path, search: str = "archival_memory_search") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -221,7 +221,7 @@ def chart(ours: dict, baseline: dict, path: Path) -> None:
     ax.set_xticks(list(x), names)
     ax.set_ylim(0, 1)
     ax.set_ylabel("recall@10")
-    ax.set_title("LoCoMo retrieval, recall@10 by category")
+    ax.set_title(f"LoCoMo, {search}: recall@10 by category")
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,7 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--png", type=Path, default=Path("bench/out/locomo.png"))
+    parser.add_argument("--png", type=Path, help="default: bench/out/locomo-<memory>.png")
     parser.add_argument("--embedding", default="local")
     parser.add_argument(
         "--memory",
@@ -256,8 +256,10 @@ def main() -> None:
             )
         )
     try:
-        chart(ours, baseline, args.png)
-        print(f"chart: {args.png}")
+        png = args.png or Path(f"bench/out/locomo-{args.memory}.png")
+        search = "conversation_search" if args.memory == "recall" else "archival_memory_search"
+        chart(ours, baseline, png, search)
+        print(f"chart: {png}")
     except ImportError:
         print("(no chart: pip install matplotlib)")
 
