@@ -3,8 +3,9 @@ as a window that search favours.
 
 A memory is stamped with when it was said, and people tell of events after they happen ("last
 week I went..."), so a window reaches a little past the period it names. Words before the date
-turn it into a bound: "before", "by", "as of" and "until" end the window there, "after" and
-"since" start it there, "between A and B" spans both.
+turn it into a bound: "before" ends the window where the period starts, "by", "as of" and
+"until" where it ends; "after" and "since" start it there; "between A and B" spans both. A month
+or a year alone counts only after a preposition ("in May", not "may").
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ _MONTH_NAMES["sept"] = 9
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTH_NAMES, key=len, reverse=True)) + r")\.?"
 _DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>(?:19|20)\d\d)"
+_PREPOSITION = r"(?:in|of|during|since|from|before|after|until|by)"
 # Most precise first: a day with its month, then a month, then a year alone.
 _PATTERNS = [
     re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I),
@@ -28,11 +30,12 @@ _PATTERNS = [
     re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}\b(?!,?\s+\d)", re.I),
     re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?!,?\s+\d)", re.I),
     re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b", re.I),
-    re.compile(
-        r"\b(?:in|of|during|since|from|before|after|until|by)\s+(?P<year>(?:19|20)\d\d)\b", re.I
-    ),
+    # A month or a year alone only after a preposition: "in May", not "may"; "in 2023", not "2023".
+    re.compile(rf"\b{_PREPOSITION}\s+{_MONTH}\b(?!,?\s+\d)", re.I),
+    re.compile(rf"\b{_PREPOSITION}\s+{_YEAR}\b", re.I),
 ]
-_BEFORE = re.compile(r"\b(?:before|by|as of|until|till|up to|prior to)\s+(?:the\s+)?$", re.I)
+_UNTIL = re.compile(r"\b(?:by|as of|until|till|up to|through)\s+(?:the\s+)?$", re.I)
+_BEFORE = re.compile(r"\b(?:before|prior to)\s+(?:the\s+)?$", re.I)
 _AFTER = re.compile(r"\b(?:after|since|from)\s+(?:the\s+)?$", re.I)
 _BETWEEN = re.compile(r"\bbetween\s+(?:the\s+)?$", re.I)
 # How far past the period it names a window reaches: events are told when they are over.
@@ -77,8 +80,10 @@ def window(query: str, now: datetime | None = None) -> Window | None:
         if not first.has_year and last.has_year:
             start = start.replace(year=last.start.year)
         return Window(start, last.end + _TOLD_LATER[last.precision])
-    if _BEFORE.search(before):
+    if _UNTIL.search(before):
         return Window(None, first.end + _TOLD_LATER[first.precision])
+    if _BEFORE.search(before):
+        return Window(None, first.start + _TOLD_LATER[first.precision])
     if _AFTER.search(before):
         return Window(first.start, None)
     return Window(first.start, first.end + _TOLD_LATER[first.precision])
@@ -125,7 +130,9 @@ def _mention(match: re.Match[str], now: datetime) -> _Mention | None:
             start, end = start.replace(year=year - 1), end.replace(year=end.year - 1)
         except ValueError:  # 29 February
             return None
-    return _Mention(match.start(), match.end(), start, end, precision, year_text is not None)
+    # The mention begins at the date itself, so a preposition before it still reads as a bound.
+    begin = min(match.start(g) for g, value in parts.items() if value is not None)
+    return _Mention(begin, match.end(), start, end, precision, year_text is not None)
 
 
 def _relative(query: str, now: datetime) -> Window | None:

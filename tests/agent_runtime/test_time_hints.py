@@ -34,19 +34,26 @@ def test_a_named_month_reaches_half_a_month_past_its_end() -> None:
     )
 
 
-def test_a_year_counts_only_after_a_preposition() -> None:
+def test_a_year_or_a_month_alone_counts_only_after_a_preposition() -> None:
     assert window("Which records did John break in 2023?", NOW) == Window(
         at("2023-01-01"), at("2024-02-01")
     )
     assert window("Who won the 2023 final?", NOW) is None
+    assert window("What did we cook in May?", NOW) == Window(at("2024-05-01"), at("2024-06-16"))
+    assert window("What did we cook during August?", NOW) == Window(
+        at("2023-08-01"), at("2023-09-16")
+    )  # the latest August up to now
+    assert window("What may Maria cook?", NOW) is None
 
 
 def test_words_before_a_date_make_it_a_bound() -> None:
     assert window("How many pets did Andrew have, as of September 2023?", NOW) == Window(
         None, at("2023-10-16")
     )
-    assert window("What happened before 3 March, 2024?", NOW) == Window(None, at("2024-03-06"))
+    assert window("What happened before 3 March, 2024?", NOW) == Window(None, at("2024-03-05"))
+    assert window("What did we plan before 2023?", NOW) == Window(None, at("2023-02-01"))
     assert window("What changed since January 2024?", NOW) == Window(at("2024-01-01"), None)
+    assert window("What changed after May?", NOW) == Window(at("2024-05-01"), None)
 
 
 def test_between_spans_both_dates_and_lends_the_year() -> None:
