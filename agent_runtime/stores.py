@@ -19,7 +19,7 @@ from agent_runtime.errors import InvalidInput, NotFound
 from agent_runtime.services import Services
 from agent_runtime.specs import MessageInput, PassageInput
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import Agent, Message, Passage
+from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
 from agent_runtime.vector_index import collection_name
 from memory_tools import Hit
 
@@ -219,12 +219,10 @@ class RecallMemory(_Store):
                 role=item.role,
                 content=item.content,
                 in_context=False,
+                created_at=item.created_at or utcnow(),
             )
             for item in items
         ]
-        for row, item in zip(rows, items, strict=True):
-            if item.created_at is not None:
-                row.created_at = item.created_at
         messages_.chain(rows, "")  # imported history is its own conversation
         with transaction(self.engine) as session:
             agents_.get(session, tenant, agent_id)

@@ -58,13 +58,18 @@ def string_list(body: dict[str, Any], name: str) -> list[str]:
     return list(value)
 
 
-def block_spec(raw: Any, where: str) -> BlockSpec:
+def nested_object(raw: Any, where: str, allowed: set[str]) -> dict[str, Any]:
+    """An object inside the body (a list item, say), with no fields but `allowed`."""
     if not isinstance(raw, dict):
         raise InvalidInput(f"'{where}' must be an object", field=where)
-    allowed = {"label", "value", "limit", "description", "read_only"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise InvalidInput(f"unknown field(s) {unknown} in '{where}'", field=where)
+    return raw
+
+
+def block_spec(raw: Any, where: str) -> BlockSpec:
+    raw = nested_object(raw, where, {"label", "value", "limit", "description", "read_only"})
     return BlockSpec(
         label=field(raw, "label", str),
         value=field(raw, "value", str, ""),
@@ -76,11 +81,7 @@ def block_spec(raw: Any, where: str) -> BlockSpec:
 
 def message_input(raw: Any, where: str) -> MessageInput:
     """One message of imported history; errors name it ("messages[3]: 'role' is required")."""
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"'{where}' must be an object", field=where)
-    unknown = sorted(set(raw) - {"role", "content", "created_at"})
-    if unknown:
-        raise InvalidInput(f"unknown field(s) {unknown} in '{where}'", field=where)
+    raw = nested_object(raw, where, {"role", "content", "created_at"})
     try:
         return MessageInput(
             role=field(raw, "role", str),
