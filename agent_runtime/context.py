@@ -55,6 +55,10 @@ class Breakdown:
     total: int
     window: int
     in_context_messages: int
+    # What the model sees first: the rendered system prompt (instructions, blocks, summary),
+    # and the running summary of paged-out turns on its own (empty before the first page-out).
+    system_prompt: str = ""
+    summary_text: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,4 +92,6 @@ def breakdown(session: Session, agent: Agent, counter: TokenCounter, tool_tokens
         total=agent.system_prompt_tokens + message_tokens + tool_tokens,
         window=agent.context_window,
         in_context_messages=len(rows),
+        system_prompt=agent.system_prompt,
+        summary_text=summary.text if summary else "",
     )

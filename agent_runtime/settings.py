@@ -33,6 +33,9 @@ class Settings:
     # A job's claim on its worker; renewed every step. A dead worker's jobs move on after it.
     job_lease_seconds: float = 60.0
     worker_poll_seconds: float = 0.5
+    # Request limits (agent_runtime/limits.py has the fixed ones).
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_messages_per_send: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -55,6 +58,10 @@ class Settings:
             )
         if self.default_context_window < 256:
             raise ConfigurationError("RECALLD_DEFAULT_CONTEXT_WINDOW must be at least 256 tokens")
+        if self.max_body_bytes < 1024:
+            raise ConfigurationError("RECALLD_MAX_BODY_BYTES must be at least 1024")
+        if self.max_messages_per_send < 1:
+            raise ConfigurationError("RECALLD_MAX_MESSAGES_PER_SEND must be at least 1")
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -90,6 +97,8 @@ _FIELDS: dict[str, type] = {
     "workers": int,
     "job_lease_seconds": float,
     "worker_poll_seconds": float,
+    "max_body_bytes": int,
+    "max_messages_per_send": int,
 }
 
 

@@ -1,0 +1,44 @@
+"""Every size limit of recalld's inputs in one place, so the runtime, the REST schemas and the
+OpenAPI document agree. Limits that an operator may want to move are settings
+(`Settings.max_body_bytes`, `Settings.max_messages_per_send`); the rest are fixed here.
+
+A value over a limit is refused whole (422, or 413 for a body or block value that is too large),
+with the limit named in the message; nothing is cut silently.
+"""
+
+from __future__ import annotations
+
+# Agents
+MAX_AGENT_NAME_CHARS = 100
+MAX_MODEL_CHARS = 200
+MAX_BASE_URL_CHARS = 2_000
+MAX_SYSTEM_CHARS = 20_000  # an agent's instructions
+MAX_STEPS_LIMIT = 1_000
+
+# Core memory
+MAX_BLOCK_LIMIT = 100_000  # a block's own size limit may be set up to this
+MAX_BLOCK_DESCRIPTION_CHARS = 1_000
+MAX_BLOCKS_PER_AGENT = 32
+
+# Messages and history
+MAX_INPUT_CHARS = 200_000  # one message
+MAX_IMPORT = 10_000  # messages per history import
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+
+# Archival memory
+MAX_PASSAGE_CHARS = 100_000
+MAX_TAGS = 32  # per passage
+MAX_TAG_CHARS = 64
+
+# Search
+MAX_QUERY_CHARS = 4_000
+MAX_OFFSET = 10_000
+
+# Jobs
+MAX_GOAL_CHARS = 20_000
+MAX_JOB_STEPS = 10_000
+MAX_SCHEDULE_SECONDS = 366 * 86_400  # an interval schedule runs at least once a year
+
+# Requests
+MAX_JSON_DEPTH = 32  # nesting of a request body
+MAX_ID_VALUE = 2**63 - 1  # numeric ids in paths and cursors fit a signed 64-bit column
