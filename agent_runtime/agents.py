@@ -11,6 +11,7 @@ import prompts
 from agent_runtime import blocks as blocks_
 from agent_runtime.context import refresh_system
 from agent_runtime.errors import InvalidInput, NotFound
+from agent_runtime.limits import MAX_MODEL_CHARS
 from agent_runtime.settings import Settings
 from agent_runtime.specs import AgentPatch, AgentSpec, BlockSpec
 from agent_runtime.storage.tables import Agent, utcnow
@@ -18,6 +19,16 @@ from agent_runtime.tokens import TokenCounter
 
 NAME = re.compile(r"^[\w .\-]{1,100}$")
 MAX_STEPS_LIMIT = 1000
+
+
+def check_model_name(model: str) -> None:
+    """A model string is a name, not blank, with no spaces or control characters."""
+    if not model.strip() or any(c.isspace() or ord(c) < 32 for c in model):
+        raise InvalidInput(
+            "model must be a model name like openai/gpt-4o-mini, with no spaces", field="model"
+        )
+    if len(model) > MAX_MODEL_CHARS:
+        raise InvalidInput(f"model is over {MAX_MODEL_CHARS} characters", field="model")
 
 
 def _check(name: str | None, context_window: int | None, max_steps: int | None) -> None:

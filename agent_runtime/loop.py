@@ -254,7 +254,12 @@ class TurnRunner:
                     "context_window"
                 )
             text, truncated = paging.summarize(
-                llm, agent, previous, evict, settings.llm_timeout_seconds
+                llm,
+                agent,
+                previous,
+                evict,
+                settings.llm_timeout_seconds,
+                self.s.endpoints.key_for(agent.model_base_url),
             )
             with transaction(self.s.engine) as session:
                 fresh = session.get(Agent, agent_id)
@@ -269,5 +274,6 @@ class TurnRunner:
             messages=context.request_messages(agent, rows),
             tools=schemas,
             base_url=agent.model_base_url,
+            api_key=self.s.endpoints.key_for(agent.model_base_url),
             timeout=self.s.settings.llm_timeout_seconds,
         )

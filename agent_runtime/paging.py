@@ -60,7 +60,12 @@ def summary_budget(window: int) -> int:
 
 
 def summarize(
-    llm: LLM, agent: Agent, previous: str, evicted: list[Message], timeout: float
+    llm: LLM,
+    agent: Agent,
+    previous: str,
+    evicted: list[Message],
+    timeout: float,
+    api_key: str | None = None,
 ) -> tuple[str, bool]:
     """A new recursive summary, or a truncation notice (and True) if the summariser failed."""
     transcript = "\n".join(
@@ -72,6 +77,7 @@ def summarize(
     request = ChatRequest(
         model=agent.model,
         base_url=agent.model_base_url,
+        api_key=api_key,
         timeout=timeout,
         messages=[
             {

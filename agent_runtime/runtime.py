@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from agent_runtime import agents as agents_
 from agent_runtime import blocks as blocks_
-from agent_runtime import context
+from agent_runtime import context, keys
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.errors import InvalidInput
@@ -20,6 +20,7 @@ from agent_runtime.indexer import Indexer
 from agent_runtime.jobs import Jobs
 from agent_runtime.leases import Lease
 from agent_runtime.llm import LLM
+from agent_runtime.llm.endpoints import Endpoints
 from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
 from agent_runtime.search import Fusion, Searcher
 from agent_runtime.services import Embedders, Services
@@ -43,6 +44,20 @@ def _model_router(override: LLM | None) -> Callable[[str], LLM]:
 
     offline, remote = OfflineModel(), LiteLLMModel()
     return lambda model: offline if model == "offline" else remote
+
+
+def _route_check(override: LLM | None) -> Callable[[str], None]:
+    """An injected model serves any string; otherwise litellm must know where to send it."""
+    if override is not None:
+        return lambda _model: None
+
+    def check(model: str) -> None:
+        if model != "offline":
+            from agent_runtime.llm.litellm_model import check_route
+
+            check_route(model)
+
+    return check
 
 
 class Runtime(ArchivalMemory, RecallMemory):
@@ -75,6 +90,8 @@ class Runtime(ArchivalMemory, RecallMemory):
             settings=settings,
             engine=engine,
             llm_for=_model_router(llm),
+            check_route=_route_check(llm),
+            endpoints=Endpoints(settings.allowed_base_urls, settings.base_url_keys),
             embedders=embedders,
             searcher=searcher,
             indexer=indexer,
@@ -83,6 +100,7 @@ class Runtime(ArchivalMemory, RecallMemory):
         )
         self.runner = TurnRunner(self.services)
         self.jobs = Jobs(engine)
+        self._multi_tenant = False
 
     def close(self) -> None:
         self.services.indexer.stop()
@@ -91,7 +109,20 @@ class Runtime(ArchivalMemory, RecallMemory):
 
     # -- agents -----------------------------------------------------------------------------
 
+    def multi_tenant(self) -> bool:
+        """True once any API key exists; then tenants may not pick where model calls go."""
+        if not self._multi_tenant:  # keys are only ever added, so a True is kept
+            self._multi_tenant = keys.any_configured(self.engine)
+        return self._multi_tenant
+
+    def _check_model(self, model: str, base_url: str | None) -> None:
+        agents_.check_model_name(model)
+        self.services.endpoints.check(base_url, multi_tenant=self.multi_tenant())
+        if base_url is None:  # with a base URL, any name goes to an OpenAI-compatible server
+            self.services.check_route(model)
+
     def create_agent(self, spec: AgentSpec, *, tenant: str = DEFAULT_TENANT) -> Agent:
+        self._check_model(spec.model or self.settings.default_model, spec.model_base_url)
         if spec.embedding:
             self.services.embedders.get(spec.embedding)  # fail now, not on the first message
         with transaction(self.engine) as session:
@@ -117,6 +148,11 @@ class Runtime(ArchivalMemory, RecallMemory):
     ) -> Agent:
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
+            if patch.model is not None or patch.model_base_url is not None:
+                self._check_model(
+                    agent.model if patch.model is None else patch.model,
+                    patch.model_base_url or agent.model_base_url,
+                )
             return agents_.update(session, agent, patch, self.services.counter)
 
     def delete_agent(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
@@ -171,7 +207,9 @@ class Runtime(ArchivalMemory, RecallMemory):
         """Run a turn with full control (tools, hooks); `send` is the everyday form."""
         for role, content in inputs:  # bad input is refused before waiting on a busy agent
             messages_.check_input(role, content)
-        self.get_agent(agent_id, tenant=tenant)
+        agent = self.get_agent(agent_id, tenant=tenant)
+        # Checked again per turn: API keys (and so the allow-list) may have come since.
+        self.services.endpoints.check(agent.model_base_url, multi_tenant=self.multi_tenant())
         lease = Lease(self.engine, agent_id, lease_seconds or self.settings.lease_seconds)
         lease.take(self.settings.busy_wait_seconds)
         try:

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.indexer import Indexer
 from agent_runtime.llm import LLM
+from agent_runtime.llm.endpoints import Endpoints
 from agent_runtime.search import Searcher
 from agent_runtime.settings import Settings
 from agent_runtime.tokens import TokenCounter
@@ -37,6 +38,9 @@ class Services:
     settings: Settings
     engine: Engine
     llm_for: Callable[[str], LLM]
+    # Refuses a model string that no LLM here can serve (InvalidInput), before any call.
+    check_route: Callable[[str], None]
+    endpoints: Endpoints
     embedders: Embedders
     searcher: Searcher
     indexer: Indexer

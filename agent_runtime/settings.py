@@ -36,6 +36,11 @@ class Settings:
     # Request limits (agent_runtime/limits.py has the fixed ones).
     max_body_bytes: int = 10 * 1024 * 1024
     max_messages_per_send: int = 100
+    # Where agents' model calls may go once API keys exist (several tenants): base URL prefixes.
+    allowed_base_urls: tuple[str, ...] = ()
+    # Keys bound to base URL prefixes, read from the environment variables that
+    # RECALLD_BASE_URL_KEYS names ("https://llm.internal/v1=INTERNAL_LLM_KEY"). Never shown.
+    base_url_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -46,6 +51,9 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[name] = _parse(name, raw, kind)
+        raw_urls = env.get(PREFIX + "ALLOWED_BASE_URLS", "")
+        values["allowed_base_urls"] = tuple(u.strip() for u in raw_urls.split(",") if u.strip())
+        values["base_url_keys"] = _bound_keys(env.get(PREFIX + "BASE_URL_KEYS", ""), env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
@@ -100,6 +108,26 @@ _FIELDS: dict[str, type] = {
     "max_body_bytes": int,
     "max_messages_per_send": int,
 }
+
+
+def _bound_keys(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """`prefix=ENV_NAME` pairs, comma-separated, resolved to (prefix, key)."""
+    bound = []
+    for item in (i.strip() for i in raw.split(",")):
+        if not item:
+            continue
+        prefix, sep, variable = item.rpartition("=")
+        if not sep or not prefix.strip() or not variable.strip():
+            raise ConfigurationError(
+                f"{PREFIX}BASE_URL_KEYS: {item!r} is not 'https://host/prefix=ENV_VARIABLE'"
+            )
+        key = env.get(variable.strip(), "")
+        if not key:
+            raise ConfigurationError(
+                f"{PREFIX}BASE_URL_KEYS names {variable.strip()}, which is not set or empty"
+            )
+        bound.append((prefix.strip(), key))
+    return tuple(bound)
 
 
 def _parse(name: str, raw: str, kind: type) -> object:

@@ -43,6 +43,8 @@ class ChatRequest:
     tools: list[dict[str, Any]] = field(default_factory=list)
     base_url: str | None = None
     timeout: float = 120.0
+    # None: the provider's own key from the server's environment (default endpoints only).
+    api_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from typing import Any
 
 from agent_runtime.errors import (
     ContextOverflow,
+    InvalidInput,
     ProviderBadRequest,
     ProviderError,
     ProviderRateLimited,
@@ -44,10 +46,12 @@ class LiteLLMModel:
             kwargs["api_base"] = request.base_url
             if "/" not in request.model:
                 kwargs["custom_llm_provider"] = "openai"
+        if request.api_key is not None:
+            kwargs["api_key"] = request.api_key
         try:
             response = litellm.completion(**kwargs)
         except Exception as exc:  # translated below; litellm raises many vendor types
-            raise translate_error(exc) from exc
+            raise translate_error(exc, request.model, request.base_url) from exc
         message = response.choices[0].message
         calls = [
             ToolCall(id=c.id, name=c.function.name or "", arguments=c.function.arguments or "")
@@ -64,10 +68,35 @@ class LiteLLMModel:
         )
 
 
-def translate_error(exc: Exception) -> ProviderError:
-    """Map a litellm exception onto our hierarchy."""
+def check_route(model: str) -> None:
+    """Refuse, before any call, a model string litellm cannot send anywhere."""
+    try:
+        _litellm().get_llm_provider(model)
+    except Exception as exc:
+        raise InvalidInput(
+            f"model {model!r} is not one litellm can route: name it as provider/model "
+            "(e.g. openai/gpt-4o-mini, ollama/llama3.1) or give model_base_url for an "
+            "OpenAI-compatible endpoint",
+            field="model",
+        ) from exc
+
+
+# litellm's texts lead with exception class names ("litellm.InternalServerError:
+# InternalServerError: OpenAIException - "): a user needs what happened and where.
+_CLASS_NAMES = re.compile(r"^(?:(?:litellm\.)?\w+(?:Error|Exception)\s*[:-]\s*)+")
+
+
+def _plain(exc: Exception) -> str:
+    text = str(getattr(exc, "message", "") or exc).strip()
+    return _CLASS_NAMES.sub("", text).strip() or type(exc).__name__
+
+
+def translate_error(exc: Exception, model: str = "", base_url: str | None = None) -> ProviderError:
+    """Map a litellm exception onto our hierarchy, naming the provider and where it was."""
     litellm = _litellm()
-    text = f"{type(exc).__name__}: {exc}"
+    provider = getattr(exc, "llm_provider", None) or (model.split("/", 1)[0] if model else "")
+    where = base_url or "its default endpoint"
+    text = f"{provider or 'provider'} at {where} (model {model}): {_plain(exc)}"
     if isinstance(exc, litellm.ContextWindowExceededError):
         return ContextOverflow(f"the model's context window was exceeded: {text}")
     if isinstance(exc, litellm.Timeout):
