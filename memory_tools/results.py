@@ -26,7 +26,10 @@ def parse_day(value: str | None, name: str, *, end: bool = False) -> datetime | 
         raise ToolError(f"{name} must be an ISO date like 2024-05-01, got {value!r}") from exc
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)  # dates without a zone are read as UTC
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # a zone can push 0001-01-01 or 9999-12-31 past the calendar
+        raise ToolError(f"{name} is outside years 1 to 9999 in UTC, got {value!r}") from exc
 
 
 def check_page(page: int) -> int:

@@ -85,3 +85,9 @@ def test_dates_parse_as_utc_and_end_dates_cover_the_day() -> None:
     )
     with pytest.raises(ToolError, match="ISO date"):
         parse_day("last tuesday", "start_date")
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_zone_that_moves_a_date_past_the_calendar_is_refused(value: str) -> None:
+    with pytest.raises(ToolError, match="outside years 1 to 9999"):
+        parse_day(value, "start_date")
