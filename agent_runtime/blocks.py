@@ -8,26 +8,36 @@ import uuid
 from sqlmodel import Session, col, select
 
 from agent_runtime.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from agent_runtime.limits import MAX_BLOCK_DESCRIPTION_CHARS, MAX_BLOCK_LIMIT
 from agent_runtime.specs import BlockPatch, BlockSpec
 from agent_runtime.storage.tables import AgentBlock, Block, utcnow
 
-LABEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-MAX_LIMIT = 100_000
+LABEL = re.compile(r"[a-z][a-z0-9_]{0,39}")  # matched whole: no trailing newline
 
 
 def validate(spec: BlockSpec) -> None:
-    if not LABEL.match(spec.label):
+    if not LABEL.fullmatch(spec.label):
         raise InvalidInput(
             f"block label {spec.label!r} must be lower-case letters, digits and _ "
             "(starting with a letter, at most 40)",
             field="label",
         )
-    if not 1 <= spec.limit <= MAX_LIMIT:
-        raise InvalidInput(f"block limit must be 1 to {MAX_LIMIT} characters", field="limit")
+    if not 1 <= spec.limit <= MAX_BLOCK_LIMIT:
+        raise InvalidInput(f"block limit must be 1 to {MAX_BLOCK_LIMIT} characters", field="limit")
+    check_description(spec.description)
     if len(spec.value) > spec.limit:
         raise LimitExceeded(
             f"block {spec.label!r} value is {len(spec.value)} characters, "
             f"over its limit of {spec.limit}"
+        )
+
+
+def check_description(description: str) -> None:
+    if len(description) > MAX_BLOCK_DESCRIPTION_CHARS:
+        raise InvalidInput(
+            f"block description is {len(description)} characters; "
+            f"the limit is {MAX_BLOCK_DESCRIPTION_CHARS}",
+            field="description",
         )
 
 
@@ -112,6 +122,7 @@ def apply_patch(block: Block, patch: BlockPatch) -> None:
     block.value = value
     block.limit = limit
     if patch.description is not None:
+        check_description(patch.description)
         block.description = patch.description
     if patch.read_only is not None:
         block.read_only = patch.read_only

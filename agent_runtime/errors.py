@@ -3,7 +3,8 @@
     RecalldError (500, "internal")
     ├── NotFound (404, "not_found")
     ├── Conflict (409, "conflict")
-    │   └── AgentBusy (409, "agent_busy")
+    │   ├── AgentBusy (409, "agent_busy")
+    │   └── LeaseLost (409, "lease_lost")
     ├── InvalidInput (422, "invalid_input")
     ├── LimitExceeded (413, "limit_exceeded")
     ├── ContextTooSmall (422, "context_too_small")
@@ -44,6 +45,12 @@ class Conflict(RecalldError):
 
 class AgentBusy(Conflict):
     code = "agent_busy"
+
+
+class LeaseLost(Conflict):
+    """A turn (or job) found its lease taken over by another; its last step rolled back."""
+
+    code = "lease_lost"
 
 
 class InvalidInput(RecalldError):

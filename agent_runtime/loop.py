@@ -120,9 +120,8 @@ class TurnRunner:
                 row.tokens = self.s.counter.message(agent.model, messages_.to_openai(row))
                 session.add(row)
             agent.message_count += len(rows)
-            for key, value in lease.renew_values().items():
-                setattr(agent, key, value)
             session.add(agent)
+            lease.fence(session)
         self.s.indexer.schedule(agent_id)
         return rows
 
@@ -138,14 +137,14 @@ class TurnRunner:
         options: TurnOptions,
     ) -> tuple[list[Message], ChatResponse]:
         schemas = tools.schemas()
-        request = self._fit(agent_id, schemas, llm, force=False)
+        request = self._fit(agent_id, schemas, llm, lease, force=False)
         try:
             response = llm.complete(request)
         except ContextOverflow:
             log.warning(
                 "provider reported a context overflow for %s; paging and retrying", agent_id
             )
-            request = self._fit(agent_id, schemas, llm, force=True)
+            request = self._fit(agent_id, schemas, llm, lease, force=True)
             response = llm.complete(request)
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
@@ -185,9 +184,8 @@ class TurnRunner:
             agent.message_count += len(new)
             if memory.changed:
                 self._refresh_prompts(session, agent, memory.changed_blocks)
-            for key, value in lease.renew_values().items():
-                setattr(agent, key, value)
             session.add(agent)
+            lease.fence(session)
             if options.on_step:
                 options.on_step(session, agent, new, response.usage)
         self.s.indexer.schedule(agent_id)
@@ -218,7 +216,9 @@ class TurnRunner:
 
     # -- paging -------------------------------------------------------------------------------
 
-    def _fit(self, agent_id: str, schemas: list[dict], llm: LLM, force: bool) -> ChatRequest:
+    def _fit(
+        self, agent_id: str, schemas: list[dict], llm: LLM, lease: Lease, force: bool
+    ) -> ChatRequest:
         """The request for the next model call, paging first until it fits the window."""
         settings = self.s.settings
         forced = force
@@ -265,6 +265,7 @@ class TurnRunner:
                 fresh = session.get(Agent, agent_id)
                 assert fresh is not None
                 paging.apply(session, fresh, paging.Plan(evict, text, truncated), self.s.counter)
+                lease.fence(session)
             self.s.indexer.schedule(agent_id)
             forced = False
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from agent_runtime import agents as agents_
@@ -15,13 +16,15 @@ from agent_runtime import blocks as blocks_
 from agent_runtime import context, keys
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder, make_embedder
-from agent_runtime.errors import InvalidInput
+from agent_runtime.errors import Conflict, InvalidInput
 from agent_runtime.indexer import Indexer
 from agent_runtime.jobs import Jobs
 from agent_runtime.leases import Lease
+from agent_runtime.limits import MAX_STEPS_LIMIT
 from agent_runtime.llm import LLM
 from agent_runtime.llm.endpoints import Endpoints
 from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
+from agent_runtime.processes import Processes
 from agent_runtime.search import Fusion, Searcher
 from agent_runtime.services import Embedders, Services
 from agent_runtime.settings import Settings
@@ -75,6 +78,8 @@ class Runtime(ArchivalMemory, RecallMemory):
         self.settings = settings
         engine = make_engine(settings.sqlalchemy_url)
         upgrade(engine)
+        self.processes = Processes(engine, settings.heartbeat_seconds)
+        self.processes.start()
         if index is None:
             index = (
                 ChromaIndex(url=settings.chroma_url)
@@ -103,6 +108,7 @@ class Runtime(ArchivalMemory, RecallMemory):
         self._multi_tenant = False
 
     def close(self) -> None:
+        self.processes.stop()
         self.services.indexer.stop()
         self.services.searcher.close()
         self.services.engine.dispose()
@@ -125,8 +131,11 @@ class Runtime(ArchivalMemory, RecallMemory):
         self._check_model(spec.model or self.settings.default_model, spec.model_base_url)
         if spec.embedding:
             self.services.embedders.get(spec.embedding)  # fail now, not on the first message
-        with transaction(self.engine) as session:
-            return agents_.create(session, tenant, spec, self.settings, self.services.counter)
+        try:
+            with transaction(self.engine) as session:
+                return agents_.create(session, tenant, spec, self.settings, self.services.counter)
+        except IntegrityError as exc:  # a concurrent create took the name first
+            raise Conflict(f"an agent named {spec.name!r} already exists") from exc
 
     def get_agent(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> Agent:
         with self._read() as session:
@@ -188,7 +197,7 @@ class Runtime(ArchivalMemory, RecallMemory):
         inputs = [_as_input(m) for m in messages]
         if not inputs:
             raise InvalidInput("send at least one message", field="messages")
-        if max_steps is not None and not 1 <= max_steps <= agents_.MAX_STEPS_LIMIT:
+        if max_steps is not None and not 1 <= max_steps <= MAX_STEPS_LIMIT:
             raise InvalidInput("max_steps must be 1 to 1000", field="max_steps")
         options = TurnOptions(max_steps=max_steps, on_message=on_message)
         if cancelled is not None:
@@ -210,7 +219,12 @@ class Runtime(ArchivalMemory, RecallMemory):
         agent = self.get_agent(agent_id, tenant=tenant)
         # Checked again per turn: API keys (and so the allow-list) may have come since.
         self.services.endpoints.check(agent.model_base_url, multi_tenant=self.multi_tenant())
-        lease = Lease(self.engine, agent_id, lease_seconds or self.settings.lease_seconds)
+        lease = Lease(
+            self.engine,
+            agent_id,
+            lease_seconds or self.settings.lease_seconds,
+            self.processes,
+        )
         lease.take(self.settings.busy_wait_seconds)
         try:
             return self.runner.run(agent_id, inputs, options, lease)

@@ -28,6 +28,8 @@ class Settings:
     busy_wait_seconds: float = 10.0
     # A turn's lease on its agent; renewed every step, so only a dead process lets one lapse.
     lease_seconds: float = 300.0
+    # Each process beats this often; six missed beats and its leases are taken over.
+    heartbeat_seconds: float = 5.0
     llm_timeout_seconds: float = 120.0
     workers: int = 1
     # A job's claim on its worker; renewed every step. A dead worker's jobs move on after it.
@@ -101,6 +103,7 @@ _FIELDS: dict[str, type] = {
     "page_target": float,
     "busy_wait_seconds": float,
     "lease_seconds": float,
+    "heartbeat_seconds": float,
     "llm_timeout_seconds": float,
     "workers": int,
     "job_lease_seconds": float,

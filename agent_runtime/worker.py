@@ -23,10 +23,10 @@ import prompts
 from agent_runtime.errors import (
     AgentBusy,
     ContextTooSmall,
+    LeaseLost,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
-    RecalldError,
 )
 from agent_runtime.jobs import TERMINAL, add_event, finish
 from agent_runtime.llm import Usage
@@ -39,10 +39,6 @@ from memory_tools.jobs import job_registry
 
 log = logging.getLogger(__name__)
 TRANSIENT_RETRIES = 3
-
-
-class LeaseLost(RecalldError):
-    code = "lease_lost"
 
 
 class JobAgentMemory:

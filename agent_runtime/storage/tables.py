@@ -24,8 +24,21 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Process(SQLModel, table=True):
+    """A running recalld process; its heartbeat says it is alive. Leases held by a process
+    whose row is gone or whose heartbeat stopped are taken over at once."""
+
+    __tablename__ = "process"
+    id: str = Field(primary_key=True)
+    host: str
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+
+
 class Agent(SQLModel, table=True):
     __tablename__ = "agent"
+    __table_args__ = (Index("ux_agent_tenant_name", "tenant_id", "name", unique=True),)
     id: str = Field(primary_key=True)
     tenant_id: str = Field(index=True)
     name: str
@@ -43,8 +56,9 @@ class Agent(SQLModel, table=True):
     memory_edited_at: datetime | None = None
     message_count: int = 0
     passage_count: int = 0
-    lease_owner: str | None = None
+    lease_owner: str | None = None  # the fencing token of the turn holding the agent
     lease_until: datetime | None = None
+    lease_process: str | None = None  # the `Process` running that turn
     last_stop_reason: str | None = None
 
 
@@ -96,6 +110,9 @@ class Message(SQLModel, table=True):
     in_context: bool = True
     tokens: int = 0
     indexed: bool = False
+    # Failed indexing attempts; at indexer.MAX_ATTEMPTS the row is parked until retried.
+    index_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    index_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Passage(SQLModel, table=True):
@@ -116,6 +133,8 @@ class Passage(SQLModel, table=True):
     source_message_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     indexed: bool = False
+    index_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    index_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class Summary(SQLModel, table=True):
@@ -176,4 +195,21 @@ class JobEvent(SQLModel, table=True):
     job_id: str = Field(foreign_key="job.id", ondelete="CASCADE")
     kind: str  # status, step, progress, tool_call, result
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A send made with an `Idempotency-Key`: its retry returns this turn instead of a new one.
+    Written with the turn's input messages; the outcome fields once the turn ends."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (Index("ux_idempotency_agent_key", "agent_id", "key", unique=True),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
+    key: str
+    turn_id: str
+    stop_reason: str | None = None  # None while the turn runs (or if its process died)
+    steps: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     created_at: datetime = Field(default_factory=utcnow)

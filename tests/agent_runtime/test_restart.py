@@ -95,6 +95,32 @@ def test_upgrading_adds_sentence_vectors_to_rows_indexed_before_them(
     second.close()
 
 
+OLD_AGENT = (
+    "INSERT INTO agent (id, tenant_id, name, model, context_window, embedding, instructions, "
+    "max_steps, created_at, updated_at, system_prompt, system_prompt_tokens, message_count, "
+    "passage_count) VALUES (:id, 'default', :name, 'm', 8000, 'fake', '', 5, CURRENT_TIMESTAMP, "
+    "CURRENT_TIMESTAMP, '', 0, 0, 0)"
+)
+
+
+def test_upgrading_renames_duplicate_agent_names(tmp_path: Path, database_url: str | None) -> None:
+    from agent_runtime.storage.database import make_engine
+
+    settings = Settings(home=tmp_path, database_url=database_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine, "0006")  # names were not unique then
+    with engine.begin() as conn:
+        for agent_id, name in [("a1", "helper"), ("a2", "helper"), ("a3", "helper-2"), ("a4", "x")]:
+            conn.execute(text(OLD_AGENT), {"id": agent_id, "name": name})
+    upgrade(engine)
+    with engine.begin() as conn:
+        names = dict(conn.execute(text("SELECT id, name FROM agent")).all())
+    assert len(set(names.values())) == 4 and names["a4"] == "x"
+    assert sorted(names.values()) == ["helper", "helper-2", "helper-3", "x"]
+    engine.dispose()
+
+
 def test_upgrading_gives_existing_messages_the_spoken_message_before_them(
     tmp_path: Path, database_url: str | None
 ) -> None:
@@ -102,20 +128,13 @@ def test_upgrading_gives_existing_messages_the_spoken_message_before_them(
 
     from agent_runtime import keyword
     from agent_runtime.storage.database import make_engine
-    from agent_runtime.storage.tables import Agent
 
     settings = Settings(home=tmp_path, database_url=database_url)
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)
     upgrade(engine, "0005")  # a database written before messages had context
-    with Session(engine) as session:
-        session.add(
-            Agent(
-                id="a1", tenant_id="default", name="old", model="m", context_window=8000,
-                embedding="fake", instructions="", max_steps=5,
-            )
-        )  # fmt: skip
-        session.commit()
+    with engine.begin() as conn:  # raw SQL: the table models describe the newest schema
+        conn.execute(text(OLD_AGENT), {"id": "a1", "name": "old"})
     history = [
         ("user", "where should we moor the catamaran tonight?"),
         ("assistant", ""),  # a tool call
