@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
 
 from cli.client import ApiError, RecalldClient
@@ -14,6 +15,8 @@ from cli.client import ApiError, RecalldClient
 HELP = """Commands:
   /memory          show the agent's core memory blocks
   /context         show what fills the context window, in tokens
+  /prompt          show the system prompt the model sees (instructions, memory, summary)
+  /summary         show the running summary of turns paged out of the context window
   /search QUERY    search archival memory and the conversation history
   /help            this help
   /exit            leave (Ctrl-D works too)
@@ -35,11 +38,23 @@ def describe_call(name: str, arguments: str) -> str:
 
 
 class ChatSession:
-    def __init__(self, api: RecalldClient, agent: dict, console: Console, interactive: bool):
+    """One chat with one agent. A failed turn or command is shown and the session goes on; a
+    piped (non-interactive) session instead stops there with `failed` set."""
+
+    def __init__(
+        self,
+        api: RecalldClient,
+        agent: dict,
+        console: Console,
+        interactive: bool,
+        errors: Console | None = None,
+    ) -> None:
         self.api = api
         self.agent = agent
         self.console = console
+        self.errors = errors or console
         self.interactive = interactive
+        self.failed = False
 
     def run(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -51,13 +66,17 @@ class ChatSession:
         text = line.strip()
         if not text:
             return True
-        if text.startswith("/"):
-            return self.command(text)
         try:
+            if text.startswith("/"):
+                return self.command(text)
             self.send(text)
         except ApiError as exc:
-            self.console.print(f"[red]error:[/red] {exc}")
-        return True
+            self.error(str(exc))
+        return self.interactive or not self.failed
+
+    def error(self, message: str) -> None:
+        self.failed = True
+        self.errors.print(f"[red]error:[/red] {escape(message)}")
 
     def command(self, text: str) -> bool:
         name, _, rest = text.partition(" ")
@@ -69,16 +88,21 @@ class ChatSession:
         elif name == "/memory":
             for block in self.api.blocks(agent_id)["data"]:
                 self.console.print(
-                    f"[bold]{block['label']}[/bold] [dim]({block['size']}/{block['limit']}"
+                    f"[bold]{escape(block['label'])}[/bold] [dim]({block['size']}/{block['limit']}"
                     f"{', read-only' if block['read_only'] else ''})[/dim]"
                 )
-                self.console.print(block["value"] or "[dim](empty)[/dim]")
+                self.text(block["value"], "(empty)")
         elif name == "/context":
             ctx = self.api.context(agent_id)
             table = Table("part", "tokens", box=None)
             for part in ("system", "blocks", "summary", "messages", "tools", "total", "window"):
                 table.add_row(part, str(ctx[part]))
             self.console.print(table)
+        elif name == "/prompt":
+            self.text(self.api.context(agent_id)["system_prompt"], "(empty)")
+        elif name == "/summary":
+            summary = self.api.context(agent_id)["summary_text"]
+            self.text(summary, "(no summary yet: nothing has been paged out)")
         elif name == "/search":
             if not rest.strip():
                 self.console.print("usage: /search QUERY")
@@ -89,17 +113,27 @@ class ChatSession:
                 "[bold]archival[/bold]" if archival else "[dim]archival: nothing[/dim]"
             )
             for hit in archival:
-                self.console.print(f"  [dim]{hit['created_at'][:16]}[/dim] {short(hit['text'])}")
+                self.console.print(
+                    f"  [dim]{hit['created_at'][:16]}[/dim] {escape(short(hit['text']))}"
+                )
             self.console.print(
                 "[bold]conversation[/bold]" if recall else "[dim]conversation: nothing[/dim]"
             )
             for hit in recall:
                 self.console.print(
-                    f"  [dim]{hit['created_at'][:16]} {hit['role']}[/dim] {short(hit['text'])}"
+                    f"  [dim]{hit['created_at'][:16]} {hit['role']}[/dim] "
+                    f"{escape(short(hit['text']))}"
                 )
         else:
-            self.console.print(f"unknown command {name}; /help lists them")
+            self.console.print(f"unknown command {escape(name)}; /help lists them")
         return True
+
+    def text(self, value: str, empty: str) -> None:
+        """Print stored text as it is (never as markup), or a dim note when there is none."""
+        if value:
+            self.console.print(value, markup=False, highlight=False)
+        else:
+            self.console.print(f"[dim]{empty}[/dim]")
 
     def send(self, text: str) -> None:
         status = self.console.status("thinking…") if self.interactive else None
@@ -120,14 +154,14 @@ class ChatSession:
         if kind == "tool_call":
             icon = "✎" if data["name"].startswith("core_memory") else "⚙"
             self.console.print(
-                f"[dim]{icon} {describe_call(data['name'], data['arguments'])}[/dim]"
+                f"[dim]{icon} {escape(describe_call(data['name'], data['arguments']))}[/dim]"
             )
         elif kind == "tool_result":
-            self.console.print(f"[dim]  → {short(data['content'])}[/dim]")
+            self.console.print(f"[dim]  → {escape(short(data['content']))}[/dim]")
         elif kind == "assistant_message":
             name = self.agent["name"]
             if self.interactive:
-                self.console.print(f"[bold cyan]{name}[/bold cyan]")
+                self.console.print(f"[bold cyan]{escape(name)}[/bold cyan]")
                 self.console.print(Markdown(data["content"]))
             else:
                 self.console.print(f"{name}: {data['content']}", markup=False, highlight=False)
@@ -135,4 +169,4 @@ class ChatSession:
             self.console.print(f"[yellow](stopped: {data['stop_reason']})[/yellow]")
         elif kind == "error":
             error = data.get("error", {})
-            self.console.print(f"[red]error:[/red] {error.get('message', data)}")
+            self.error(str(error.get("message", data)))

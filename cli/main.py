@@ -10,22 +10,29 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cli.client import DEFAULT_URL, ApiError, RecalldClient
 
-app = typer.Typer(
-    help="recalld: long-lived LLM agents with paged memory.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-agents_app = typer.Typer(help="Create, list, show and delete agents.", no_args_is_help=True)
-memory_app = typer.Typer(help="Show and edit core memory blocks.", no_args_is_help=True)
-archival_app = typer.Typer(help="Insert into and search archival memory.", no_args_is_help=True)
-jobs_app = typer.Typer(help="Long-running autonomous jobs.", no_args_is_help=True)
-keys_app = typer.Typer(
-    help="API keys (stored hashed; each belongs to a tenant).", no_args_is_help=True
-)
+
+def group(help: str) -> typer.Typer:
+    # Plain help, not Rich's panels: those show flags such as --json as taking a "<bool>", and
+    # draw their boxes 80 columns wide when the output is not a terminal.
+    return typer.Typer(
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+
+app = group("recalld: long-lived LLM agents with paged memory.")
+agents_app = group("Create, list, show and delete agents.")
+memory_app = group("Show and edit core memory blocks.")
+archival_app = group("Insert into and search archival memory.")
+jobs_app = group("Long-running autonomous jobs.")
+keys_app = group("API keys (stored hashed; each belongs to a tenant).")
 app.add_typer(agents_app, name="agents")
 app.add_typer(memory_app, name="memory")
 app.add_typer(archival_app, name="archival")
@@ -52,6 +59,9 @@ def main_options(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
 ) -> None:
     state.url, state.key, state.debug = url, key, debug
+    for console in (out, err):
+        # Piped output keeps its long lines whole, for the program or file reading it.
+        console.soft_wrap = not console.is_terminal
 
 
 def friendly(action: Callable[[], Any]) -> Any:
@@ -63,7 +73,7 @@ def friendly(action: Callable[[], Any]) -> Any:
     except (ApiError, RecalldError) as exc:
         if state.debug:
             traceback.print_exc()
-        err.print(f"[red]error:[/red] {exc}", markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
 
 
@@ -99,24 +109,35 @@ def keys_create(
 ) -> None:
     """Make an API key. It is shown once; only its hash is stored."""
     from agent_runtime import keys
+    from agent_runtime.runtime import DEFAULT_TENANT
     from agent_runtime.settings import Settings
     from agent_runtime.storage.database import make_engine, upgrade
 
-    def make() -> str:
+    def make() -> tuple[str, bool]:
         settings = Settings.from_env()
         engine = make_engine(settings.sqlalchemy_url)
         upgrade(engine)
         try:
-            return keys.create(engine, tenant)
+            first = not keys.any_configured(engine)
+            return keys.create(engine, tenant), first
         finally:
             engine.dispose()
 
-    key = friendly(make)
+    key, first = friendly(make)
     emit(
         {"key": key, "tenant": tenant},
         as_json,
-        lambda: out.print(f"API key for tenant {tenant} (shown once):\n{key}"),
+        lambda: out.print(f"API key for tenant {tenant} (shown once):\n{key}", markup=False),
     )
+    if first:
+        err.print("From now on every request needs an API key.", markup=False)
+    if first and tenant != DEFAULT_TENANT:
+        err.print(
+            f"Agents made before the first key belong to tenant '{DEFAULT_TENANT}', not "
+            f"'{tenant}'; to reach them, make a key for it: "
+            f"recalld keys create --tenant {DEFAULT_TENANT}",
+            markup=False,
+        )
 
 
 # -- chat -------------------------------------------------------------------------------------
@@ -126,7 +147,8 @@ def keys_create(
 def chat(
     agent: str | None = typer.Argument(None, help="Agent id or name (default: 'chat')."),
 ) -> None:
-    """Chat with an agent; reads lines from stdin when piped."""
+    """Chat with an agent. Piped, it reads lines from stdin and stops with exit code 1 at the
+    first turn or command that fails."""
     from cli.chat import ChatSession
 
     interactive = sys.stdin.isatty()
@@ -139,19 +161,21 @@ def chat(
             if found:
                 return found[0]
             made = api.create_agent("chat")
-            err.print(f"created agent 'chat' ({made['id']}, model {made['model']})")
+            err.print(f"created agent 'chat' ({made['id']}, model {made['model']})", markup=False)
             return made
 
         chosen = friendly(pick)
-        session = ChatSession(api, chosen, out, interactive)
+        session = ChatSession(api, chosen, out, interactive, errors=err)
         if interactive:
             out.print(
-                f"chatting with [bold]{chosen['name']}[/bold] ({chosen['model']}); "
+                f"chatting with [bold]{escape(chosen['name'])}[/bold] ({escape(chosen['model'])}); "
                 "/help for commands, /exit to leave"
             )
-            friendly(lambda: session.run(_prompt_lines()))
+            session.run(_prompt_lines())
         else:
-            friendly(lambda: session.run(sys.stdin))
+            session.run(sys.stdin)
+            if session.failed:
+                raise typer.Exit(1)
 
 
 def _prompt_lines():  # type: ignore[no-untyped-def]
@@ -178,7 +202,8 @@ def agents_list(as_json: bool = typer.Option(False, "--json")) -> None:
         for a in rows:
             out.print(
                 f"{a['id']}  {a['name']:<20} {a['model']:<24} "
-                f"{a['message_count']} messages, {a['passage_count']} passages"
+                f"{a['message_count']} messages, {a['passage_count']} passages",
+                markup=False,
             )
 
     emit(rows, as_json, table)
@@ -208,7 +233,9 @@ def agents_create(
                 system=system,
             )
         )
-    emit(agent, as_json, lambda: out.print(f"created {agent['id']} ({agent['model']})"))
+    emit(
+        agent, as_json, lambda: out.print(f"created {agent['id']} ({agent['model']})", markup=False)
+    )
 
 
 @agents_app.command("show")
@@ -231,18 +258,27 @@ def agents_show(agent: str, as_json: bool = typer.Option(False, "--json")) -> No
             "passage_count",
             "last_stop_reason",
         ):
-            out.print(f"{key:<16} {found[key]}")
+            out.print(f"{key:<16} {found[key]}", markup=False)
         out.print(f"{'context':<16} {ctx['total']} of {ctx['window']} tokens in use")
 
     emit({**found, "context": ctx}, as_json, human)
 
 
 @agents_app.command("delete")
-def agents_delete(agent: str, yes: bool = typer.Option(False, "--yes", "-y")) -> None:
+def agents_delete(
+    agent: str,
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Delete without asking (needed when piped)."
+    ),
+) -> None:
     """Delete an agent with all its memory."""
+    if not yes and not sys.stdin.isatty():
+        err.print(f"not deleting {agent}: with no terminal to confirm on, add --yes", markup=False)
+        raise typer.Exit(2)
     with client() as api:
         found = friendly(lambda: api.find_agent(agent))
-        if not yes and sys.stdin.isatty() and not typer.confirm(f"delete {found['name']}?"):
+        if not yes and not typer.confirm(f"delete {found['name']} and all its memory?"):
+            err.print(f"kept {found['name']}", markup=False)
             raise typer.Exit(1)
         friendly(lambda: api.delete_agent(found["id"]))
     out.print(f"deleted {found['id']}")
@@ -260,7 +296,7 @@ def memory_show(agent: str, as_json: bool = typer.Option(False, "--json")) -> No
 
     def human() -> None:
         for b in blocks:
-            out.print(f"[bold]{b['label']}[/bold] ({b['size']}/{b['limit']})")
+            out.print(f"[bold]{escape(b['label'])}[/bold] ({b['size']}/{b['limit']})")
             out.print(b["value"] or "(empty)", markup=False)
 
     emit(blocks, as_json, human)
@@ -290,14 +326,18 @@ def memory_edit(
             err.print("nothing to change: give --value, --append or --limit")
             raise typer.Exit(2)
         block = friendly(lambda: api.edit_block(found["id"], label, **fields))
-    emit(block, as_json, lambda: out.print(f"{label}: {block['size']}/{block['limit']} characters"))
+    emit(
+        block,
+        as_json,
+        lambda: out.print(f"{label}: {block['size']}/{block['limit']} characters", markup=False),
+    )
 
 
 @archival_app.command("insert")
 def archival_insert(
     agent: str,
     text: str,
-    tag: list[str] = typer.Option([], "--tag", help="A tag (repeatable)."),
+    tag: list[str] = typer.Option([], "--tag", metavar="<tag>", help="A tag (repeatable)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Store a passage in an agent's archival memory."""
@@ -311,7 +351,9 @@ def archival_insert(
 def archival_search(
     agent: str,
     query: str,
-    tag: list[str] = typer.Option([], "--tag"),
+    tag: list[str] = typer.Option(
+        [], "--tag", metavar="<tag>", help="Only passages with this tag; repeat to require several."
+    ),
     start: str | None = typer.Option(None, help="ISO date."),
     end: str | None = typer.Option(None, help="ISO date (inclusive)."),
     limit: int = typer.Option(10),
@@ -352,14 +394,36 @@ def jobs_submit(
     goal: str,
     max_steps: int | None = typer.Option(None, "--max-steps"),
     max_duration: str | None = typer.Option(None, "--max-duration", help="e.g. 30m, 2h."),
-    every: str | None = typer.Option(None, "--every", help="Repeat: 1h, 1d or a cron line."),
+    every: str | None = typer.Option(
+        None,
+        "--every",
+        metavar="<schedule>",
+        help="Repeat on a schedule: an interval (30m, 1h, 1d; first run now, the next that long "
+        "after each run ends) or a five-field cron line (runs at its matching times in UTC, the "
+        "first of them after now). Cancelling any of its runs stops the schedule.",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Hand an agent a goal to work on by itself."""
     with client() as api:
         found = friendly(lambda: api.find_agent(agent))
         job = friendly(lambda: api.jobs.submit(found["id"], goal, max_steps, max_duration, every))
-    emit(job, as_json, lambda: out.print(f"submitted {job['id']} ({job['status']})"))
+
+    def human() -> None:
+        out.print(f"submitted {job['id']} ({job['status']})", markup=False)
+        if job.get("schedule"):
+            out.print(
+                f"schedule {job['schedule']}: first run {_utc(job['run_after'])}; "
+                f"'recalld jobs cancel {job['id']}' stops it",
+                markup=False,
+            )
+
+    emit(job, as_json, human)
+
+
+def _utc(moment: str | None) -> str:
+    """'2025-01-02T03:04:05.678Z' as '2025-01-02 03:04:05 UTC'."""
+    return f"{moment[:19].replace('T', ' ')} UTC" if moment else "-"
 
 
 @jobs_app.command("list")
@@ -388,12 +452,15 @@ def jobs_list(
 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str) -> None:
-    """Cancel a job; a running job stops before its next step."""
+    """Cancel a job; a running job stops before its next step. Any run of a schedule stops the
+    whole schedule."""
     with client() as api:
         job = friendly(lambda: api.jobs.cancel(job_id))
     out.print(
         f"{job['id']}: {job['status']}"
         + (" (stops before its next step)" if job["status"] == "running" else "")
+        + (f"; schedule {job['schedule']} stopped, no more runs" if job.get("schedule") else ""),
+        markup=False,
     )
 
 
@@ -416,6 +483,13 @@ def jobs_watch(job_id: str) -> None:
                         f"[bold]{data['status']}[/bold]"
                         + (f" ({data['stop_reason']})" if data.get("stop_reason") else "")
                     )
+                elif event.kind == "scheduled":
+                    out.print(
+                        f"next run: {data['next_job_id']} at {_utc(data['run_after'])}",
+                        markup=False,
+                    )
+                elif event.kind == "schedule_stopped":
+                    out.print(f"schedule stopped: {data['reason']}", markup=False)
             return api.jobs.get(job_id)
 
         job = friendly(follow)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from live_server import LiveServer
+from openai_stub import OpenAIStub
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,7 @@ def test_piped_chat_with_the_offline_model(server: LiveServer) -> None:
     result = server.cli(
         "chat",
         stdin="My name is Ada and I live in Lisbon\n/memory\n"
-        "What is my name?\n/context\n/search Lisbon\n/exit\n",
+        "What is my name?\n/context\n/search Lisbon\n/prompt\n/summary\n/exit\n",
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -36,7 +39,44 @@ def test_piped_chat_with_the_offline_model(server: LiveServer) -> None:
     assert "chat: From my core memory: My name is Ada" in out
     assert "window" in out and "total" in out  # /context
     assert "conversation" in out  # /search
+    assert '<human chars="' in out and "## Core memory" in out  # /prompt
+    assert "no summary yet" in out  # /summary
     assert "created agent 'chat'" in result.stderr
+
+
+def test_piped_chat_exits_non_zero_when_a_turn_fails(server: LiveServer) -> None:
+    refusal = {"error": {"message": "model not found", "type": "invalid_request_error"}}
+    with OpenAIStub() as stub:
+        stub.replies.append((400, refusal))
+        made = server.cli(
+            "agents", "create", "broken", "--model", "openai/stub-model", "--base-url", stub.url
+        )
+        assert made.returncode == 0, made.stderr
+        result = server.cli("chat", "broken", stdin="hello\nis anyone there?\n")
+    assert result.returncode == 1
+    assert "error:" in result.stderr and "model not found" in result.stderr
+    assert len(stub.requests) == 1  # the session stopped at the failed turn
+
+
+def test_delete_asks_for_yes_when_piped(server: LiveServer) -> None:
+    server.cli("agents", "create", "doomed")
+    refused = server.cli("agents", "delete", "doomed", stdin="n\n")
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    assert "doomed" in [
+        a["name"] for a in json.loads(server.cli("agents", "list", "--json").stdout)
+    ]
+    deleted = server.cli("agents", "delete", "doomed", "--yes")
+    assert deleted.returncode == 0 and deleted.stdout.startswith("deleted agent-")
+    assert "doomed" not in server.cli("agents", "list").stdout
+
+
+def test_piped_output_is_not_wrapped(server: LiveServer) -> None:
+    text = "A passage long enough to pass the eighty columns a terminal would wrap it at, " * 2
+    server.cli("agents", "create", "wide")
+    server.cli("archival", "insert", "wide", text.strip())
+    found = server.cli("archival", "search", "wide", "passage long enough")
+    assert found.returncode == 0, found.stderr
+    assert text.strip() in found.stdout.splitlines()[0]
 
 
 def test_agent_memory_and_archival_commands(server: LiveServer) -> None:
@@ -116,8 +156,38 @@ def test_jobs_from_the_cli_with_the_server_s_own_worker(server: LiveServer) -> N
     assert [j["status"] for j in listed] == ["succeeded"]
     hits = json.loads(server.cli("archival", "search", "chat", "Tidy notes", "--json").stdout)
     assert any("Job goal: Tidy up my notes" in h["text"] for h in hits)
-    queued = json.loads(
-        server.cli("jobs", "submit", "chat", "later", "--every", "1d", "--json").stdout
-    )
-    cancel = server.cli("jobs", "cancel", queued["id"])
-    assert cancel.returncode == 0
+
+
+def queued(server: LiveServer, agent: str) -> list[dict]:
+    listed = server.cli("jobs", "list", "--agent", agent, "--status", "queued", "--json")
+    return json.loads(listed.stdout)
+
+
+def test_the_id_jobs_submit_prints_cancels_its_schedule(server: LiveServer) -> None:
+    server.cli("agents", "create", "digest")
+    submitted = server.cli("jobs", "submit", "digest", "Write the digest", "--every", "1d")
+    assert submitted.returncode == 0, submitted.stderr
+    first = re.match(r"submitted (job-\w+) ", submitted.stdout)
+    assert first, submitted.stdout
+    assert f"'recalld jobs cancel {first[1]}' stops it" in submitted.stdout
+    watched = server.cli("jobs", "watch", first[1], timeout=60)  # an interval runs at once
+    assert "succeeded (completed)" in watched.stdout and "next run: job-" in watched.stdout
+    assert len(queued(server, "digest")) == 1  # tomorrow's run
+
+    cancelled = server.cli("jobs", "cancel", first[1])
+    assert cancelled.returncode == 0
+    assert cancelled.stdout.strip() == f"{first[1]}: succeeded; schedule 1d stopped, no more runs"
+    assert queued(server, "digest") == []
+
+
+def test_a_cron_schedule_first_runs_at_its_next_match_in_utc(server: LiveServer) -> None:
+    server.cli("agents", "create", "nightly")
+    now = datetime.now(UTC)
+    submitted = server.cli("jobs", "submit", "nightly", "Tidy up", "--every", "0 7 * * *")
+    expected = now.replace(hour=7, minute=0, second=0, microsecond=0)
+    if expected <= now:
+        expected += timedelta(days=1)
+    assert f"first run {expected:%Y-%m-%d %H:%M:%S} UTC" in submitted.stdout
+    [job] = queued(server, "nightly")
+    cancelled = server.cli("jobs", "cancel", job["id"])
+    assert cancelled.stdout.startswith(f"{job['id']}: cancelled; schedule 0 7 * * * stopped")
