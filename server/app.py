@@ -1,4 +1,5 @@
-"""`create_app(settings)`: assembles the routes, the error handlers and the runtime's lifespan."""
+"""`create_app(settings)`: assembles the operations, the error handlers and the runtime's
+lifespan, and serves the OpenAPI document built from the same operations."""
 
 from __future__ import annotations
 
@@ -6,17 +7,32 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from importlib.metadata import PackageNotFoundError, version
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from agent_runtime.runtime import Runtime
 from agent_runtime.settings import Settings
 from agent_runtime.worker import WorkerPool
+from server import api, openapi
 from server.auth import Auth
 from server.errors import HANDLERS
 from server.routes import agents, archival, blocks, health, jobs, messages, recall
 
 log = logging.getLogger("recalld.server")
+
+OPERATIONS: list[api.Operation] = [
+    *health.operations,
+    *agents.operations,
+    *messages.operations,
+    *blocks.operations,
+    *archival.operations,
+    *recall.operations,
+    *jobs.operations,
+]
 
 
 def create_app(
@@ -43,16 +59,23 @@ def create_app(
             if runtime is None:
                 rt.close()
 
+    document = openapi.document(OPERATIONS, title="recalld", version=_version())
+
+    async def openapi_json(_request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
     return Starlette(
         routes=[
-            *health.routes,
-            *agents.routes,
-            *messages.routes,
-            *blocks.routes,
-            *archival.routes,
-            *recall.routes,
-            *jobs.routes,
+            *api.routes(OPERATIONS, settings),
+            Route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
         ],
         exception_handlers=HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+
+
+def _version() -> str:
+    try:
+        return version("recalld")
+    except PackageNotFoundError:
+        return "0.0.0"

@@ -1,267 +1,353 @@
-"""Request parsing and response shapes. Table rows never leave the server as they are."""
+"""What clients send: request bodies, query strings, path parameters and headers, as pydantic
+models. The limits of `agent_runtime/limits.py` are constraints here, so they show in the
+OpenAPI document; the rules that need the database (a name in use, a block over its own limit)
+stay in the runtime.
+
+Bodies are strict (`"5"` is not a number) and refuse unknown fields; query strings and paths are
+text, whose numbers must be ASCII digits.
+"""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+import re
+from datetime import datetime
+from typing import Annotated, Literal
 
-from starlette.requests import Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from agent_runtime.context import Breakdown
-from agent_runtime.errors import InvalidInput
-from agent_runtime.loop import TurnResult
-from agent_runtime.specs import BlockSpec, MessageInput
-from agent_runtime.storage.tables import Agent, Block, Job, Message, Passage
-from memory_tools import Hit, ToolError
+from agent_runtime import blocks as blocks_
+from agent_runtime.agents import NAME
+from agent_runtime.jobs import interval_seconds
+from agent_runtime.limits import (
+    MAX_AGENT_NAME_CHARS,
+    MAX_BASE_URL_CHARS,
+    MAX_BLOCK_DESCRIPTION_CHARS,
+    MAX_BLOCK_LIMIT,
+    MAX_BLOCKS_PER_AGENT,
+    MAX_GOAL_CHARS,
+    MAX_ID_VALUE,
+    MAX_IMPORT,
+    MAX_INPUT_CHARS,
+    MAX_JOB_STEPS,
+    MAX_MODEL_CHARS,
+    MAX_OFFSET,
+    MAX_PASSAGE_CHARS,
+    MAX_QUERY_CHARS,
+    MAX_STEPS_LIMIT,
+    MAX_SYSTEM_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TAGS,
+)
+from agent_runtime.specs import (
+    DEFAULT_BLOCK_LIMIT,
+    AgentPatch,
+    AgentSpec,
+    BlockPatch,
+    BlockSpec,
+    MessageInput,
+)
+from memory_tools import ToolError
 from memory_tools.results import parse_day
 
-T = TypeVar("T")
-MISSING: Any = object()
+# Not yet in agent_runtime/limits.py: the ids we make are under 40 characters, a cron line or an
+# interval well under 100; the window bounds are the ones agent_runtime/agents.py checks.
+MAX_ID_CHARS = 100
+MAX_SCHEDULE_CHARS = 100
+MIN_CONTEXT_WINDOW, MAX_CONTEXT_WINDOW = 256, 10_000_000
+MAX_PAGE = 500
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+# -- values ----------------------------------------------------------------------------------
+
+
+def _digits(value: object) -> object:
+    """A number in a path or query string: ASCII digits only (int() also reads '٣' as 3)."""
+    if not isinstance(value, str):
+        return value
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number written with the digits 0-9")
+    if len(value) > len(str(MAX_ID_VALUE)):
+        raise ValueError(f"must be at most {MAX_ID_VALUE}")
+    return int(value)
+
+
+def _time(value: object, *, end: bool) -> object:
+    if not isinstance(value, str) or not DAY.match(value):
+        raise ValueError("must be an ISO date like 2024-05-01 or a date and time")
     try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidInput(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidInput("request body must be a JSON object")
-    return body
-
-
-def field(
-    body: dict[str, Any],
-    name: str,
-    kind: type[T] | tuple[type, ...],
-    default: Any = MISSING,
-) -> Any:
-    """`body[name]` checked against `kind`; missing uses `default` or is a named 422."""
-    if name not in body or body[name] is None:
-        if default is MISSING:
-            raise InvalidInput(f"'{name}' is required", field=name)
-        return default
-    value = body[name]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        raise InvalidInput(f"'{name}' must be {_names(kinds)}", field=name)
-    if not isinstance(value, kinds):
-        raise InvalidInput(f"'{name}' must be {_names(kinds)}", field=name)
-    return value
-
-
-def string_list(body: dict[str, Any], name: str) -> list[str]:
-    value = field(body, name, list, [])
-    if not all(isinstance(v, str) for v in value):
-        raise InvalidInput(f"'{name}' must be a list of strings", field=name)
-    return list(value)
-
-
-def nested_object(raw: Any, where: str, allowed: set[str]) -> dict[str, Any]:
-    """An object inside the body (a list item, say), with no fields but `allowed`."""
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"'{where}' must be an object", field=where)
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise InvalidInput(f"unknown field(s) {unknown} in '{where}'", field=where)
-    return raw
-
-
-def block_spec(raw: Any, where: str) -> BlockSpec:
-    raw = nested_object(raw, where, {"label", "value", "limit", "description", "read_only"})
-    return BlockSpec(
-        label=field(raw, "label", str),
-        value=field(raw, "value", str, ""),
-        limit=field(raw, "limit", int, 2000),
-        description=field(raw, "description", str, ""),
-        read_only=field(raw, "read_only", bool, False),
-    )
-
-
-def message_input(raw: Any, where: str) -> MessageInput:
-    """One message of imported history; errors name it ("messages[3]: 'role' is required")."""
-    raw = nested_object(raw, where, {"role", "content", "created_at"})
-    try:
-        return MessageInput(
-            role=field(raw, "role", str),
-            content=field(raw, "content", str),
-            created_at=parse_time(field(raw, "created_at", str, None), "created_at"),
-        )
-    except InvalidInput as exc:
-        raise InvalidInput(f"{where}: {exc.message}", field=f"{where}.{exc.field}") from exc
-
-
-def reject_unknown(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise InvalidInput(
-            f"unknown field(s) {unknown}; allowed: {sorted(allowed)}", field=unknown[0]
-        )
-
-
-def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"'{name}' must be a whole number", field=name) from exc
-    if not low <= value <= high:
-        raise InvalidInput(f"'{name}' must be {low} to {high}", field=name)
-    return value
-
-
-def query_list(request: Request, name: str) -> list[str]:
-    values: list[str] = []
-    for raw in request.query_params.getlist(name):
-        values += [v.strip() for v in raw.split(",") if v.strip()]
-    return values
-
-
-def parse_time(raw: str | None, name: str, *, end: bool = False) -> datetime | None:
-    try:
-        return parse_day(raw, name, end=end)
+        return parse_day(value, "time", end=end)
     except ToolError as exc:
-        raise InvalidInput(str(exc), field=name) from exc
+        raise ValueError(str(exc).removeprefix("time ")) from exc
 
 
-def _names(kinds: tuple[type, ...]) -> str:
-    words = {
-        str: "a string",
-        int: "an integer",
-        bool: "true or false",
-        list: "a list",
-        dict: "an object",
-        float: "a number",
-    }
-    return " or ".join(words.get(k, k.__name__) for k in kinds)
+def _start(value: object) -> object:
+    return _time(value, end=False)
 
 
-def time_out(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+def _end(value: object) -> object:
+    return _time(value, end=True)
 
 
-# -- responses -----------------------------------------------------------------------------------
+TIME_SCHEMA = {
+    "type": "string",
+    "pattern": f"^{DAY.pattern}",
+    "description": "An ISO date (2024-05-01) or date and time (2024-05-01T09:30:00+02:00); "
+    "no zone means UTC.",
+}
+END_SCHEMA = {**TIME_SCHEMA, "description": "As start; a bare date covers that whole day."}
 
 
-def agent_out(agent: Agent) -> dict[str, Any]:
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "model": agent.model,
-        "model_base_url": agent.model_base_url,
-        "context_window": agent.context_window,
-        "embedding": agent.embedding,
-        "system": agent.instructions,
-        "max_steps": agent.max_steps,
-        "message_count": agent.message_count,
-        "passage_count": agent.passage_count,
-        "last_stop_reason": agent.last_stop_reason,
-        "created_at": time_out(agent.created_at),
-        "updated_at": time_out(agent.updated_at),
-    }
+def _duration(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    ascii_text = isinstance(value, str) and value.isascii()
+    seconds = interval_seconds(value) if ascii_text else None  # type: ignore[arg-type]
+    if seconds is None:
+        raise ValueError("must be seconds or an interval like 90s, 30m, 2h")
+    return float(seconds)
 
 
-def block_out(block: Block) -> dict[str, Any]:
-    return {
-        "id": block.id,
-        "label": block.label,
-        "value": block.value,
-        "limit": block.limit,
-        "size": len(block.value),
-        "description": block.description,
-        "read_only": block.read_only,
-        "updated_at": time_out(block.updated_at),
-    }
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+# Bounds before the validator, so that the schema shows them as minimum and maximum.
+Cursor = Annotated[int, Field(ge=0, le=MAX_ID_VALUE), BeforeValidator(_digits)]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE), BeforeValidator(_digits)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET), BeforeValidator(_digits)]
+Start = Annotated[datetime, BeforeValidator(_start), WithJsonSchema(TIME_SCHEMA)]
+End = Annotated[datetime, BeforeValidator(_end), WithJsonSchema(END_SCHEMA)]
+# The runtime checks names and labels (with its own words); the patterns show here.
+AgentName = Annotated[
+    str, Field(max_length=MAX_AGENT_NAME_CHARS, json_schema_extra={"pattern": f"^{NAME.pattern}$"})
+]
+Label = Annotated[
+    str, Field(max_length=40, json_schema_extra={"pattern": f"^{blocks_.LABEL.pattern}$"})
+]
+ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_CHARS)]
+BaseUrl = Annotated[str, Field(max_length=MAX_BASE_URL_CHARS)]
+ContextWindow = Annotated[int, Field(ge=MIN_CONTEXT_WINDOW, le=MAX_CONTEXT_WINDOW)]
+Steps = Annotated[int, Field(ge=1, le=MAX_STEPS_LIMIT)]
+BlockValue = Annotated[str, Field(max_length=MAX_BLOCK_LIMIT)]
+BlockLimit = Annotated[int, Field(ge=1, le=MAX_BLOCK_LIMIT)]
+Description = Annotated[str, Field(max_length=MAX_BLOCK_DESCRIPTION_CHARS)]
+Content = Annotated[str, Field(max_length=MAX_INPUT_CHARS)]
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS)]
+SearchText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    Field(gt=0, allow_inf_nan=False),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": r"^\s*[0-9]{1,20}\s*[smhd]\s*$"},
+            ],
+            "description": "Seconds, or an interval like 90s, 30m, 2h or 1d.",
+        }
+    ),
+]
+# The runtime checks the interval or cron line, and how often it may run.
+Schedule = Annotated[str, Field(max_length=MAX_SCHEDULE_CHARS)]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+SearchRole = Literal["user", "assistant", "system", "tool"]
 
 
-def message_out(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": message.id,
-        "role": message.role,
-        "content": message.content,
-        "created_at": time_out(message.created_at),
-        "turn_id": message.turn_id,
-        "step": message.step,
-        "in_context": message.in_context,
-    }
-    if message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
-            for c in message.tool_calls
-        ]
-    if message.role == "tool":
-        out["tool_call_id"] = message.tool_call_id
-        out["name"] = message.name
-    return out
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def passage_out(passage: Passage) -> dict[str, Any]:
-    return {
-        "id": passage.id,
-        "text": passage.text,
-        "tags": list(passage.tags),
-        "origin": passage.origin,
-        "created_at": time_out(passage.created_at),
-    }
+class Params(BaseModel):
+    """A query string, path or headers: text, so not strict; unknown query parameters pass."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
-def hit_out(hit: Hit) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": hit.id, "text": hit.text, "created_at": time_out(hit.created_at)}
-    if hit.tags:
-        out["tags"] = hit.tags
-    if hit.role:
-        out["role"] = hit.role
-    return out
+# -- bodies ----------------------------------------------------------------------------------
 
 
-def turn_out(result: TurnResult) -> dict[str, Any]:
-    return {
-        "turn_id": result.turn_id,
-        "messages": [message_out(m) for m in result.messages],
-        "stop_reason": result.stop_reason,
-        "steps": result.steps,
-        "usage": {
-            "prompt_tokens": result.usage.prompt_tokens,
-            "completion_tokens": result.usage.completion_tokens,
-            "total_tokens": result.usage.total_tokens,
-        },
-    }
+class BlockCreate(Body):
+    label: Label
+    value: BlockValue = ""
+    limit: BlockLimit = DEFAULT_BLOCK_LIMIT
+    description: Description = ""
+    read_only: bool = False
+
+    def spec(self) -> BlockSpec:
+        return BlockSpec(self.label, self.value, self.limit, self.description, self.read_only)
 
 
-def job_out(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "agent_id": job.agent_id,
-        "goal": job.goal,
-        "status": job.status,
-        "stop_reason": job.stop_reason,
-        "steps": job.steps,
-        "max_steps": job.max_steps,
-        "max_duration": job.max_duration_seconds,
-        "tokens": {
-            "prompt": job.prompt_tokens,
-            "completion": job.completion_tokens,
-            "total": job.prompt_tokens + job.completion_tokens,
-        },
-        "progress_note": job.progress_note,
-        "result": job.result,
-        "error": job.error,
-        "schedule": job.schedule,
-        "schedule_root": job.schedule_root,
-        "attempts": job.attempts,
-        "run_after": time_out(job.run_after),
-        "created_at": time_out(job.created_at),
-        "started_at": time_out(job.started_at),
-        "finished_at": time_out(job.finished_at),
-    }
+class BlockEdit(Body):
+    value: BlockValue | None = None
+    limit: BlockLimit | None = None
+    description: Description | None = None
+    read_only: bool | None = None
+
+    def patch(self) -> BlockPatch:
+        return BlockPatch(self.value, self.limit, self.description, self.read_only)
 
 
-def context_out(breakdown: Breakdown) -> dict[str, Any]:
-    return breakdown.as_dict()
+class AgentCreate(Body):
+    name: AgentName
+    model: ModelName | None = None
+    model_base_url: BaseUrl | None = None
+    context_window: ContextWindow | None = None
+    embedding: ModelName | None = None
+    system: Annotated[str, Field(max_length=MAX_SYSTEM_CHARS)] | None = None
+    persona: BlockValue | None = None
+    human: BlockValue | None = None
+    blocks: list[BlockCreate] | None = Field(None, max_length=MAX_BLOCKS_PER_AGENT)
+    block_ids: list[Id] | None = Field(None, max_length=MAX_BLOCKS_PER_AGENT)
+    max_steps: Steps | None = None
+
+    def spec(self) -> AgentSpec:
+        return AgentSpec(
+            name=self.name,
+            model=self.model,
+            model_base_url=self.model_base_url,
+            context_window=self.context_window,
+            embedding=self.embedding,
+            system=self.system,
+            persona=self.persona,
+            human=self.human,
+            blocks=[b.spec() for b in self.blocks or []],
+            block_ids=list(self.block_ids or []),
+            max_steps=self.max_steps,
+        )
+
+
+class AgentEdit(Body):
+    name: AgentName | None = None
+    model: ModelName | None = None
+    model_base_url: BaseUrl | None = None
+    context_window: ContextWindow | None = None
+    system: Annotated[str, Field(max_length=MAX_SYSTEM_CHARS)] | None = None
+    max_steps: Steps | None = None
+
+    def patch(self) -> AgentPatch:
+        return AgentPatch(
+            self.name,
+            self.model,
+            self.model_base_url,
+            self.context_window,
+            self.system,
+            self.max_steps,
+        )
+
+
+class InputMessage(Body):
+    role: Literal["user", "system"] = "user"
+    content: Content
+
+
+class SendMessages(Body):
+    # At most Settings.max_messages_per_send (RECALLD_MAX_MESSAGES_PER_SEND), else a 413.
+    messages: list[InputMessage] = Field(min_length=1)
+    max_steps: Steps | None = None
+
+
+class ImportedMessage(Body):
+    role: Literal["user", "assistant", "system"]
+    content: Content
+    created_at: Start | None = None
+
+    def input(self) -> MessageInput:
+        return MessageInput(self.role, self.content, self.created_at)
+
+
+class ImportHistory(Body):
+    messages: list[ImportedMessage] = Field(max_length=MAX_IMPORT)
+
+
+class PassageCreate(Body):
+    text: Annotated[str, Field(max_length=MAX_PASSAGE_CHARS)]
+    tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
+    created_at: Start | None = None
+
+
+class JobCreate(Body):
+    goal: Annotated[str, Field(max_length=MAX_GOAL_CHARS)]
+    max_steps: Annotated[int, Field(ge=1, le=MAX_JOB_STEPS)] = 100
+    max_duration: Duration | None = None
+    schedule: Schedule | None = None
+
+
+# -- paths -----------------------------------------------------------------------------------
+
+
+class AgentPath(Params):
+    agent_id: Id
+
+
+class PassagePath(AgentPath):
+    passage_id: Cursor
+
+
+class AgentBlockPath(AgentPath):
+    label: Label
+
+
+class AttachPath(AgentPath):
+    block_id: Id
+
+
+class BlockPath(Params):
+    block_id: Id
+
+
+class JobPath(Params):
+    job_id: Id
+
+
+# -- query strings and headers -----------------------------------------------------------------
+
+
+class AgentList(Params):
+    limit: PageSize = 50
+    after: Id | None = Field(None, description="the previous page's next")
+    name: AgentName | None = Field(None, description="only agents with this name")
+
+
+class MessageList(Params):
+    limit: PageSize = 50
+    before: Cursor | None = Field(None, description="a message id: the page before it")
+    after: Cursor | None = Field(None, description="a message id: the page after it")
+
+
+class ArchivalList(Params):
+    query: SearchText | None = Field(None, description="search (keywords and meaning)")
+    tags: list[Tag] = Field(
+        default_factory=list, max_length=MAX_TAGS, description="passages must carry them all"
+    )
+    start: Start | None = None
+    end: End | None = None
+    limit: PageSize | None = Field(None, description="default 10 for a search, 50 for a listing")
+    offset: Offset = 0
+    after: Cursor | None = Field(None, description="a passage id: list those after it")
+
+
+class RecallSearch(Params):
+    query: SearchText
+    roles: list[SearchRole] = Field(default_factory=list, max_length=4)
+    start: Start | None = None
+    end: End | None = None
+    limit: PageSize = 10
+    offset: Offset = 0
+
+
+class BlockList(Params):
+    label: Label | None = None
+
+
+class JobList(Params):
+    agent_id: Id | None = None
+    status: JobStatus | None = None
+    limit: PageSize = 50
+    after: Id | None = None
+
+
+class EventsQuery(Params):
+    after: Cursor | None = Field(None, description="an event id, as Last-Event-ID")
+
+
+class EventsHeaders(Params):
+    last_event_id: Cursor | None = Field(None, alias="Last-Event-ID")

@@ -2,197 +2,184 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from agent_runtime.specs import BlockPatch
-from server.context import caller
-from server.schemas import block_out, block_spec, field, json_object, reject_unknown
-
-PATCH_FIELDS = {"value", "limit", "description", "read_only"}
-
-
-def _patch(body: dict[str, Any]) -> BlockPatch:
-    reject_unknown(body, PATCH_FIELDS)
-    return BlockPatch(
-        value=field(body, "value", str, None),
-        limit=field(body, "limit", int, None),
-        description=field(body, "description", str, None),
-        read_only=field(body, "read_only", bool, None),
-    )
+from server.api import Call, Operation
+from server.responses import BlockOut, BlocksOut, SharedBlockOut
+from server.schemas import (
+    AgentBlockPath,
+    AgentPath,
+    AttachPath,
+    BlockCreate,
+    BlockEdit,
+    BlockList,
+    BlockPath,
+)
 
 
-async def agent_blocks(request: Request) -> Response:
-    """
-    ---
-    summary: An agent's core memory blocks
-    responses:
-      200: {description: "{data: [block]}"}
-    """
-    who = caller(request)
-    rows = await run_in_threadpool(
-        who.runtime.blocks, request.path_params["agent_id"], tenant=who.tenant
-    )
-    return JSONResponse({"data": [block_out(b) for b in rows]})
+async def agent_blocks(call: Call) -> BlocksOut:
+    agent_id = call.path(AgentPath).agent_id
+    rows = await run_in_threadpool(call.runtime.blocks, agent_id, tenant=call.tenant)
+    return BlocksOut(data=[BlockOut.of(b) for b in rows])
 
 
-async def agent_block(request: Request) -> Response:
-    """
-    ---
-    summary: One of an agent's blocks, by label
-    responses:
-      200: {description: The block}
-    """
-    who = caller(request)
+async def agent_block(call: Call) -> BlockOut:
+    path = call.path(AgentBlockPath)
     block = await run_in_threadpool(
-        who.runtime.block,
-        request.path_params["agent_id"],
-        request.path_params["label"],
-        tenant=who.tenant,
+        call.runtime.block, path.agent_id, path.label, tenant=call.tenant
     )
-    return JSONResponse(block_out(block))
+    return BlockOut.of(block)
 
 
-async def edit_agent_block(request: Request) -> Response:
-    """
-    ---
-    summary: Edit one of an agent's blocks (value, limit, description, read_only)
-    responses:
-      200: {description: The block}
-      413: {description: The value is over the block's limit}
-    """
-    who = caller(request)
-    patch = _patch(await json_object(request))
+async def edit_agent_block(call: Call) -> BlockOut:
+    path = call.path(AgentBlockPath)
     block = await run_in_threadpool(
-        who.runtime.update_block,
-        request.path_params["agent_id"],
-        request.path_params["label"],
-        patch,
-        tenant=who.tenant,
+        call.runtime.update_block,
+        path.agent_id,
+        path.label,
+        call.body(BlockEdit).patch(),
+        tenant=call.tenant,
     )
-    return JSONResponse(block_out(block))
+    return BlockOut.of(block)
 
 
-async def attach(request: Request) -> Response:
-    """
-    ---
-    summary: Attach a shared block to an agent
-    responses:
-      204: {description: Attached}
-      409: {description: The agent already has a block with that label}
-    """
-    who = caller(request)
+async def attach_block(call: Call) -> None:
+    path = call.path(AttachPath)
     await run_in_threadpool(
-        who.runtime.attach_block,
-        request.path_params["agent_id"],
-        request.path_params["block_id"],
-        tenant=who.tenant,
+        call.runtime.attach_block, path.agent_id, path.block_id, tenant=call.tenant
     )
-    return Response(status_code=204)
 
 
-async def detach(request: Request) -> Response:
-    """
-    ---
-    summary: Detach a block from an agent (the block itself stays)
-    responses:
-      204: {description: Detached}
-    """
-    who = caller(request)
+async def detach_block(call: Call) -> None:
+    path = call.path(AttachPath)
     await run_in_threadpool(
-        who.runtime.detach_block,
-        request.path_params["agent_id"],
-        request.path_params["block_id"],
-        tenant=who.tenant,
+        call.runtime.detach_block, path.agent_id, path.block_id, tenant=call.tenant
     )
-    return Response(status_code=204)
 
 
-async def create_block(request: Request) -> Response:
-    """
-    ---
-    summary: Create a block that agents can share
-    responses:
-      201: {description: The block}
-    """
-    who = caller(request)
-    spec = block_spec(await json_object(request), "body")
-    block = await run_in_threadpool(who.runtime.create_block, spec, tenant=who.tenant)
-    return JSONResponse(block_out(block), status_code=201)
+async def create_block(call: Call) -> BlockOut:
+    spec = call.body(BlockCreate).spec()
+    block = await run_in_threadpool(call.runtime.create_block, spec, tenant=call.tenant)
+    return BlockOut.of(block)
 
 
-async def list_blocks(request: Request) -> Response:
-    """
-    ---
-    summary: List the tenant's blocks
-    parameters:
-      - {name: label, in: query}
-    responses:
-      200: {description: "{data: [block]}"}
-    """
-    who = caller(request)
-    rows = await run_in_threadpool(
-        who.runtime.list_blocks, tenant=who.tenant, label=request.query_params.get("label")
-    )
-    return JSONResponse({"data": [block_out(b) for b in rows]})
+async def list_blocks(call: Call) -> BlocksOut:
+    label = call.query(BlockList).label
+    rows = await run_in_threadpool(call.runtime.list_blocks, tenant=call.tenant, label=label)
+    return BlocksOut(data=[BlockOut.of(b) for b in rows])
 
 
-async def get_block(request: Request) -> Response:
-    """
-    ---
-    summary: Read a block and the agents it is attached to
-    responses:
-      200: {description: The block with agent_ids}
-    """
-    who = caller(request)
-    block_id = request.path_params["block_id"]
-    block = await run_in_threadpool(who.runtime.get_block, block_id, tenant=who.tenant)
-    agents = await run_in_threadpool(who.runtime.block_agents, block_id, tenant=who.tenant)
-    return JSONResponse({**block_out(block), "agent_ids": agents})
+async def get_block(call: Call) -> SharedBlockOut:
+    block_id = call.path(BlockPath).block_id
+    block = await run_in_threadpool(call.runtime.get_block, block_id, tenant=call.tenant)
+    agents = await run_in_threadpool(call.runtime.block_agents, block_id, tenant=call.tenant)
+    return SharedBlockOut.with_agents(block, agents)
 
 
-async def edit_block(request: Request) -> Response:
-    """
-    ---
-    summary: Edit a block; every agent it is attached to sees the change
-    responses:
-      200: {description: The block}
-    """
-    who = caller(request)
-    patch = _patch(await json_object(request))
-    block = await run_in_threadpool(
-        who.runtime.patch_block, request.path_params["block_id"], patch, tenant=who.tenant
-    )
-    return JSONResponse(block_out(block))
+async def edit_block(call: Call) -> BlockOut:
+    block_id = call.path(BlockPath).block_id
+    patch = call.body(BlockEdit).patch()
+    block = await run_in_threadpool(call.runtime.patch_block, block_id, patch, tenant=call.tenant)
+    return BlockOut.of(block)
 
 
-async def delete_block(request: Request) -> Response:
-    """
-    ---
-    summary: Delete a block and detach it everywhere
-    responses:
-      204: {description: Deleted}
-    """
-    who = caller(request)
-    await run_in_threadpool(
-        who.runtime.delete_block, request.path_params["block_id"], tenant=who.tenant
-    )
-    return Response(status_code=204)
+async def delete_block(call: Call) -> None:
+    block_id = call.path(BlockPath).block_id
+    await run_in_threadpool(call.runtime.delete_block, block_id, tenant=call.tenant)
 
 
-routes = [
-    Route("/v1/agents/{agent_id}/blocks", agent_blocks, methods=["GET"]),
-    Route("/v1/agents/{agent_id}/blocks/{label}", agent_block, methods=["GET"]),
-    Route("/v1/agents/{agent_id}/blocks/{label}", edit_agent_block, methods=["PATCH"]),
-    Route("/v1/agents/{agent_id}/blocks/{block_id}/attach", attach, methods=["POST"]),
-    Route("/v1/agents/{agent_id}/blocks/{block_id}/detach", detach, methods=["POST"]),
-    Route("/v1/blocks", create_block, methods=["POST"]),
-    Route("/v1/blocks", list_blocks, methods=["GET"]),
-    Route("/v1/blocks/{block_id}", get_block, methods=["GET"]),
-    Route("/v1/blocks/{block_id}", edit_block, methods=["PATCH"]),
-    Route("/v1/blocks/{block_id}", delete_block, methods=["DELETE"]),
+operations = [
+    Operation(
+        "GET",
+        "/v1/agents/{agent_id}/blocks",
+        agent_blocks,
+        "An agent's core memory blocks",
+        path_params=AgentPath,
+        response=BlocksOut,
+        errors=(404,),
+    ),
+    Operation(
+        "GET",
+        "/v1/agents/{agent_id}/blocks/{label}",
+        agent_block,
+        "One of an agent's blocks, by label",
+        path_params=AgentBlockPath,
+        response=BlockOut,
+        errors=(404,),
+    ),
+    Operation(
+        "PATCH",
+        "/v1/agents/{agent_id}/blocks/{label}",
+        edit_agent_block,
+        "Edit one of an agent's blocks (value, limit, description, read_only)",
+        "A value over the block's own limit is a 413.",
+        path_params=AgentBlockPath,
+        body=BlockEdit,
+        response=BlockOut,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/v1/agents/{agent_id}/blocks/{block_id}/attach",
+        attach_block,
+        "Attach a shared block to an agent",
+        "409 if the agent already has a block with that label.",
+        path_params=AttachPath,
+        status=204,
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        "/v1/agents/{agent_id}/blocks/{block_id}/detach",
+        detach_block,
+        "Detach a block from an agent (the block itself stays)",
+        path_params=AttachPath,
+        status=204,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/v1/blocks",
+        create_block,
+        "Create a block that agents can share",
+        body=BlockCreate,
+        response=BlockOut,
+        status=201,
+    ),
+    Operation(
+        "GET",
+        "/v1/blocks",
+        list_blocks,
+        "List the tenant's blocks",
+        query=BlockList,
+        response=BlocksOut,
+    ),
+    Operation(
+        "GET",
+        "/v1/blocks/{block_id}",
+        get_block,
+        "Read a block and the agents it is attached to",
+        path_params=BlockPath,
+        response=SharedBlockOut,
+        errors=(404,),
+    ),
+    Operation(
+        "PATCH",
+        "/v1/blocks/{block_id}",
+        edit_block,
+        "Edit a block; every agent it is attached to sees the change",
+        path_params=BlockPath,
+        body=BlockEdit,
+        response=BlockOut,
+        errors=(404,),
+    ),
+    Operation(
+        "DELETE",
+        "/v1/blocks/{block_id}",
+        delete_block,
+        "Delete a block and detach it everywhere",
+        path_params=BlockPath,
+        status=204,
+        errors=(404,),
+    ),
 ]

@@ -1,49 +1,35 @@
-"""/v1/health and /openapi.json."""
+"""/v1/health: liveness, and what the server runs on."""
 
 from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.schemas import SchemaGenerator
-
-SCHEMAS = SchemaGenerator({"openapi": "3.0.0", "info": {"title": "recalld", "version": "0.1.0"}})
+from server.api import Call, Operation
+from server.responses import HealthOut
 
 
-async def health(request: Request) -> Response:
-    """
-    ---
-    summary: Liveness and what the server runs on
-    responses:
-      200: {description: ok}
-    """
-    runtime = request.app.state.runtime
+async def health(call: Call) -> HealthOut:
+    runtime = call.runtime
     indexer = await asyncio.to_thread(runtime.services.indexer.status)
-    return JSONResponse(
-        {
-            # degraded: the background indexer is failing and rows are waiting for their vectors
-            "status": "degraded" if indexer["last_error"] and indexer["pending_rows"] else "ok",
-            "database": runtime.engine.dialect.name,
-            "default_model": runtime.settings.default_model,
-            "auth": "api_keys" if request.app.state.auth.keys_configured() else "loopback_only",
-            "indexer": indexer,
-        }
+    keys = call.request.app.state.auth.keys_configured()
+    return HealthOut(
+        # degraded: the background indexer is failing and rows are waiting for their vectors
+        status="degraded" if indexer["last_error"] and indexer["pending_rows"] else "ok",
+        database=runtime.engine.dialect.name,
+        default_model=runtime.settings.default_model,
+        auth="api_keys" if keys else "loopback_only",
+        indexer=indexer,
     )
 
 
-async def openapi(request: Request) -> Response:
-    """
-    ---
-    summary: This document
-    responses:
-      200: {description: OpenAPI 3 document}
-    """
-    return JSONResponse(SCHEMAS.get_schema(routes=request.app.routes))
-
-
-routes = [
-    Route("/v1/health", health, methods=["GET"]),
-    Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
+operations = [
+    Operation(
+        "GET",
+        "/v1/health",
+        health,
+        "Liveness and what the server runs on",
+        "status is degraded while the background indexer fails, with its error.",
+        response=HealthOut,
+        public=True,
+    ),
 ]

@@ -3,108 +3,92 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import StreamingResponse
 
-from agent_runtime.errors import InvalidInput, RecalldError
+from agent_runtime import messages as messages_
+from agent_runtime.errors import InvalidInput, LimitExceeded, RecalldError
+from agent_runtime.loop import TurnResult
 from agent_runtime.storage.tables import Message
-from server.context import Caller, caller
+from server import sse
+from server.api import Call, Operation
 from server.errors import error_body
-from server.schemas import field, json_object, message_out, query_int, reject_unknown, turn_out
+from server.responses import MessageOut, MessagesOut, TurnOut
+from server.schemas import AgentPath, MessageList, SendMessages
 
 log = logging.getLogger("recalld.server")
+PROVIDER_ERRORS = (409, 429, 502, 504)
 
 
-async def _inputs(request: Request) -> tuple[list[tuple[str, str]], int | None]:
-    body = await json_object(request)
-    reject_unknown(body, {"messages", "max_steps"})
-    raw = field(body, "messages", list)
-    if not raw:
-        raise InvalidInput("'messages' must hold at least one message", field="messages")
-    inputs = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"'messages[{i}]' must be an object", field=f"messages[{i}]")
-        inputs.append((field(item, "role", str, "user"), field(item, "content", str)))
-    return inputs, field(body, "max_steps", int, None)
+def _inputs(call: Call) -> tuple[list[tuple[str, str]], int | None]:
+    """The messages to send, all checked before the turn (or its stream) starts."""
+    body = call.body(SendMessages)
+    limit = call.settings.max_messages_per_send
+    if len(body.messages) > limit:
+        raise LimitExceeded(
+            f"{len(body.messages)} messages in one send; the limit is {limit} "
+            "(max_messages_per_send, set by RECALLD_MAX_MESSAGES_PER_SEND)",
+            field="messages",
+        )
+    inputs: list[tuple[str, str]] = [(m.role, m.content) for m in body.messages]
+    for i, (role, content) in enumerate(inputs):
+        try:
+            messages_.check_input(role, content)
+        except InvalidInput as exc:
+            where = f"messages[{i}]"
+            raise InvalidInput(f"{where}: {exc.message}", field=f"{where}.{exc.field}") from exc
+    return inputs, body.max_steps
 
 
-async def send_messages(request: Request) -> Response:
-    """
-    ---
-    summary: Send messages and run the agent's turn
-    description: Returns the new messages (assistant replies, tool calls, tool results), the stop
-      reason (end_turn, max_steps, error, cancelled) and token usage.
-    responses:
-      200: {description: The turn}
-      409: {description: The agent is busy with another turn}
-      502: {description: The model provider failed}
-      504: {description: The model provider timed out}
-    """
-    who = caller(request)
-    inputs, max_steps = await _inputs(request)
+async def send_messages(call: Call) -> TurnOut:
+    inputs, max_steps = _inputs(call)
     result = await run_in_threadpool(
-        who.runtime.send,
-        request.path_params["agent_id"],
+        call.runtime.send,
+        call.path(AgentPath).agent_id,
         inputs,
-        tenant=who.tenant,
+        tenant=call.tenant,
         max_steps=max_steps,
     )
-    return JSONResponse(turn_out(result))
-
-
-def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return TurnOut.of(result)
 
 
 def _events_for(message: Message) -> list[str]:
-    out = message_out(message)
-    if message.role == "user" or message.role == "system":
-        return [_sse("user_message", out, str(message.id))]
+    out = MessageOut.of(message)
+    data = out.model_dump(mode="json", exclude_unset=True)
+    if message.role in ("user", "system"):
+        return [sse.event("user_message", data, out.id)]
     if message.role == "tool":
-        return [_sse("tool_result", out, str(message.id))]
+        return [sse.event("tool_result", data, out.id)]
     events = []
     if message.content:
-        events.append(_sse("assistant_message", out, str(message.id)))
-    for call in out.get("tool_calls", []):
-        events.append(_sse("tool_call", {**call, "message_id": message.id}, str(message.id)))
+        events.append(sse.event("assistant_message", data, out.id))
+    for tool_call in out.tool_calls:
+        data = {**tool_call.model_dump(), "message_id": out.id}
+        events.append(sse.event("tool_call", data, out.id))
     return events
 
 
-async def stream_messages(request: Request) -> Response:
-    """
-    ---
-    summary: Send messages and stream the turn as Server-Sent Events
-    description: "Events: user_message, assistant_message, tool_call, tool_result, then done
-      (stop reason and usage) or error. A client that disconnects does not stop or corrupt the
-      turn: it runs to the end and every step is committed."
-    responses:
-      200: {description: text/event-stream}
-    """
-    who = caller(request)
-    inputs, max_steps = await _inputs(request)
-    agent_id = request.path_params["agent_id"]
-    await run_in_threadpool(who.runtime.get_agent, agent_id, tenant=who.tenant)
+async def stream_messages(call: Call) -> StreamingResponse:
+    inputs, max_steps = _inputs(call)
+    agent_id = call.path(AgentPath).agent_id
+    runtime, tenant = call.runtime, call.tenant
+    await run_in_threadpool(runtime.get_agent, agent_id, tenant=tenant)
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
     def put(item: tuple[str, Any]) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
-    def work(who: Caller = who) -> None:
+    def work() -> None:
         try:
-            result = who.runtime.send(
+            result = runtime.send(
                 agent_id,
                 inputs,
-                tenant=who.tenant,
+                tenant=tenant,
                 max_steps=max_steps,
                 on_message=lambda _kind, row: put(("message", row)),
             )
@@ -116,9 +100,10 @@ async def stream_messages(request: Request) -> Response:
             put(("error", error_body("internal", "internal server error")))
 
     # The turn runs on its own; the response only watches it.
+    background: set[asyncio.Future[None]] = call.request.app.state.background
     task = asyncio.ensure_future(run_in_threadpool(work))
-    request.app.state.background.add(task)
-    task.add_done_callback(request.app.state.background.discard)
+    background.add(task)
+    task.add_done_callback(background.discard)
 
     async def events() -> AsyncIterator[str]:
         while True:
@@ -127,47 +112,68 @@ async def stream_messages(request: Request) -> Response:
                 for event in _events_for(payload):
                     yield event
             elif kind == "done":
-                body = turn_out(payload)
-                body.pop("messages")
-                yield _sse("done", body)
+                result: TurnResult = payload
+                yield sse.event(
+                    "done", TurnOut.of(result).model_dump(mode="json", exclude={"messages"})
+                )
                 return
             else:
-                yield _sse("error", payload)
+                yield sse.event("error", payload)
                 return
 
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-    )
+    return sse.response(events(), f"the turn stream of {agent_id}")
 
 
-async def list_messages(request: Request) -> Response:
-    """
-    ---
-    summary: Message history, oldest first
-    parameters:
-      - {name: limit, in: query, schema: {type: integer}}
-      - {name: before, in: query, description: message id; the page before it (default newest)}
-      - {name: after, in: query, description: message id; the page after it}
-    responses:
-      200: {description: "{data: [message]}"}
-    """
-    who = caller(request)
-    limit = query_int(request, "limit", 50, 1, 500)
-    before = query_int(request, "before", 0, 0, 2**62) or None
-    after = query_int(request, "after", -1, -1, 2**62)
+async def list_messages(call: Call) -> MessagesOut:
+    query = call.query(MessageList)
     rows = await run_in_threadpool(
-        who.runtime.messages,
-        request.path_params["agent_id"],
-        tenant=who.tenant,
-        limit=limit,
-        before=before,
-        after=None if after < 0 else after,
+        call.runtime.messages,
+        call.path(AgentPath).agent_id,
+        tenant=call.tenant,
+        limit=query.limit,
+        before=query.before,
+        after=query.after,
     )
-    return JSONResponse({"data": [message_out(m) for m in rows]})
+    return MessagesOut(data=[MessageOut.of(m) for m in rows])
 
 
-routes = [
-    Route("/v1/agents/{agent_id}/messages", send_messages, methods=["POST"]),
-    Route("/v1/agents/{agent_id}/messages/stream", stream_messages, methods=["POST"]),
-    Route("/v1/agents/{agent_id}/messages", list_messages, methods=["GET"]),
+operations = [
+    Operation(
+        "POST",
+        "/v1/agents/{agent_id}/messages",
+        send_messages,
+        "Send messages and run the agent's turn",
+        "Returns the new messages (assistant replies, tool calls, tool results), the stop reason "
+        "(end_turn, max_steps, error, cancelled) and token usage. At most max_messages_per_send "
+        "messages (RECALLD_MAX_MESSAGES_PER_SEND); more is a 413.",
+        path_params=AgentPath,
+        body=SendMessages,
+        response=TurnOut,
+        errors=(404, *PROVIDER_ERRORS),
+    ),
+    Operation(
+        "POST",
+        "/v1/agents/{agent_id}/messages/stream",
+        stream_messages,
+        "Send messages and stream the turn as Server-Sent Events",
+        "Events: user_message, assistant_message, tool_call, tool_result, then done (stop reason "
+        "and usage) or error. The input is checked before the stream starts. A client that "
+        "disconnects does not stop or corrupt the turn: it runs to the end and every step is "
+        "committed.",
+        path_params=AgentPath,
+        body=SendMessages,
+        stream=True,
+        errors=(404,),
+    ),
+    Operation(
+        "GET",
+        "/v1/agents/{agent_id}/messages",
+        list_messages,
+        "Message history, oldest first",
+        "The newest page by default; before or after a message id for others.",
+        path_params=AgentPath,
+        query=MessageList,
+        response=MessagesOut,
+        errors=(404,),
+    ),
 ]

@@ -4,97 +4,76 @@ window."""
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from agent_runtime.errors import InvalidInput
-from server.context import caller
-from server.schemas import (
-    context_out,
-    field,
-    hit_out,
-    json_object,
-    message_input,
-    parse_time,
-    query_int,
-    query_list,
-    reject_unknown,
-)
+from server.api import Call, Operation
+from server.responses import ContextOut, HitOut, ImportedOut, SearchOut
+from server.schemas import AgentPath, ImportHistory, RecallSearch
 
 
-async def recall(request: Request) -> Response:
-    """
-    ---
-    summary: Search every message ever exchanged (hybrid keyword + meaning)
-    parameters:
-      - {name: query, in: query, required: true}
-      - {name: roles, in: query, description: "comma-separated: user, assistant, tool"}
-      - {name: start, in: query}
-      - {name: end, in: query}
-      - {name: limit, in: query, schema: {type: integer}}
-      - {name: offset, in: query, schema: {type: integer}}
-    responses:
-      200: {description: "{data: [hit], total}"}
-    """
-    who = caller(request)
-    params = request.query_params
-    if not params.get("query"):
-        raise InvalidInput("'query' is required", field="query")
+async def search_recall(call: Call) -> SearchOut:
+    query = call.query(RecallSearch)
     hits, total = await run_in_threadpool(
-        who.runtime.search_recall,
-        request.path_params["agent_id"],
-        params["query"],
-        tenant=who.tenant,
-        roles=query_list(request, "roles"),
-        start=parse_time(params.get("start"), "start"),
-        end=parse_time(params.get("end"), "end", end=True),
-        limit=query_int(request, "limit", 10, 1, 500),
-        offset=query_int(request, "offset", 0, 0, 10_000),
+        call.runtime.search_recall,
+        call.path(AgentPath).agent_id,
+        query.query,
+        tenant=call.tenant,
+        roles=list(query.roles),
+        start=query.start,
+        end=query.end,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return JSONResponse({"data": [hit_out(h) for h in hits], "total": total})
+    return SearchOut(data=[HitOut.of(h) for h in hits], total=total)
 
 
-async def import_history(request: Request) -> Response:
-    """
-    ---
-    summary: Import earlier history into recall memory
-    description: >-
-      Body {"messages": [{"role": "user" | "assistant" | "system", "content": "...",
-      "created_at": ISO time, optional}]}, at most 10,000. The messages keep their order and times
-      and become searchable by conversation_search; the context window is unchanged. One bad
-      message rejects the whole call (422, naming it).
-    responses:
-      201: {description: "{imported: n}"}
-    """
-    who = caller(request)
-    body = await json_object(request)
-    reject_unknown(body, {"messages"})
-    raw = field(body, "messages", list)
-    items = [message_input(item, f"messages[{i}]") for i, item in enumerate(raw)]
+async def import_history(call: Call) -> ImportedOut:
+    items = [m.input() for m in call.body(ImportHistory).messages]
     imported = await run_in_threadpool(
-        who.runtime.import_messages, request.path_params["agent_id"], items, tenant=who.tenant
+        call.runtime.import_messages, call.path(AgentPath).agent_id, items, tenant=call.tenant
     )
-    return JSONResponse({"imported": imported}, status_code=201)
+    return ImportedOut(imported=imported)
 
 
-async def context_window(request: Request) -> Response:
-    """
-    ---
-    summary: Token breakdown of the context window
-    description: "system, blocks, summary, messages, tools, total and window, in tokens."
-    responses:
-      200: {description: The breakdown}
-    """
-    who = caller(request)
-    breakdown = await run_in_threadpool(
-        who.runtime.context, request.path_params["agent_id"], tenant=who.tenant
-    )
-    return JSONResponse(context_out(breakdown))
+async def context_window(call: Call) -> ContextOut:
+    agent_id = call.path(AgentPath).agent_id
+    breakdown = await run_in_threadpool(call.runtime.context, agent_id, tenant=call.tenant)
+    return ContextOut.of(breakdown)
 
 
-routes = [
-    Route("/v1/agents/{agent_id}/recall", recall, methods=["GET"]),
-    Route("/v1/agents/{agent_id}/recall", import_history, methods=["POST"]),
-    Route("/v1/agents/{agent_id}/context", context_window, methods=["GET"]),
+operations = [
+    Operation(
+        "GET",
+        "/v1/agents/{agent_id}/recall",
+        search_recall,
+        "Search every message ever exchanged (hybrid keyword + meaning)",
+        path_params=AgentPath,
+        query=RecallSearch,
+        response=SearchOut,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/v1/agents/{agent_id}/recall",
+        import_history,
+        "Import earlier history into recall memory",
+        "The messages keep their order and times and become searchable by conversation_search; "
+        "the context window is unchanged. One bad message rejects the whole call (422, naming "
+        "it).",
+        path_params=AgentPath,
+        body=ImportHistory,
+        response=ImportedOut,
+        status=201,
+        errors=(404,),
+    ),
+    Operation(
+        "GET",
+        "/v1/agents/{agent_id}/context",
+        context_window,
+        "What fills the context window",
+        "Tokens of the system instructions, blocks, summary, messages and tools, their total and "
+        "the window; the rendered system prompt and the running summary.",
+        path_params=AgentPath,
+        response=ContextOut,
+        errors=(404,),
+    ),
 ]

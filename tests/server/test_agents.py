@@ -36,7 +36,7 @@ def test_listing_is_paginated(client: TestClient) -> None:
     second = client.get("/v1/agents", params={"limit": 2, "after": first["next"]}).json()
     third = client.get("/v1/agents", params={"limit": 2, "after": second["next"]}).json()
     seen = [a["id"] for page in (first, second, third) for a in page["data"]]
-    assert seen == sorted(ids)
+    assert seen == ids  # oldest first
     assert third["next"] is None
 
 

@@ -157,7 +157,7 @@ def test_a_bad_imported_message_is_named_and_nothing_is_imported(client: TestCli
     url = f"/v1/agents/{agent_id}/recall"
     good = {"role": "user", "content": "fine"}
     for bad, expected in [
-        ({"role": "tool", "content": "x"}, "messages[1]: message role must be one of"),
+        ({"role": "tool", "content": "x"}, "messages[1]: 'role' must be one of"),
         ({"role": "user", "content": "  "}, "messages[1]: message content is empty"),
         ({"role": "user"}, "messages[1]: 'content' is required"),
         ({"role": "user", "content": "x", "created_at": "soon"}, "messages[1]: "),

@@ -160,7 +160,7 @@ def test_message_input_is_validated(client: TestClient) -> None:
     assert client.post(url, json={}).json()["error"]["field"] == "messages"
     assert client.post(url, json={"messages": []}).status_code == 422
     bad_role = client.post(url, json={"messages": [{"role": "tool", "content": "x"}]})
-    assert bad_role.status_code == 422 and bad_role.json()["error"]["field"] == "role"
+    assert bad_role.status_code == 422 and bad_role.json()["error"]["field"] == "messages[0].role"
     assert client.post(url, json={"messages": ["hi"]}).json()["error"]["field"] == "messages[0]"
     missing = client.post("/v1/agents/agent-nope/messages", json={"messages": [{"content": "x"}]})
     assert missing.status_code == 404
