@@ -22,17 +22,35 @@ from sqlmodel import Session, col, select
 
 from agent_runtime import parts
 from agent_runtime.embedding import Embedder
+from agent_runtime.errors import RecalldError
 from agent_runtime.messages import as_text
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
 from agent_runtime.vector_index import KINDS, Metadata, VectorIndex, collection_name, epoch
 
 BATCH = 256
+MAX_ATTEMPTS = 5  # a row that failed this often on its own is parked until retried
 CATCH_UP_BATCHES = 2
 # The background thread lets rows gather this long, so one upsert (about 10 ms in embedded
 # Chroma, whatever its size) covers many steps instead of one.
 COALESCE_SECONDS = 0.25
 log = logging.getLogger(__name__)
+
+
+class IndexUnavailable(RecalldError):
+    """The vector index (or the embedder) fails for every row: nobody's rows are to blame."""
+
+    code = "index_unavailable"
+    status = 503
+
+
+@dataclass
+class Outcome:
+    """What one write did: rows indexed, rows that failed on their own (with the error)."""
+
+    indexed: list[Passage | Message]
+    failed: list[tuple[Passage | Message, str]]
+    count: int
 
 
 @dataclass(frozen=True)
@@ -95,7 +113,7 @@ class Indexer:
     def schedule(self, agent_id: str) -> None:
         """Index an agent's new rows soon; inline when no background thread runs."""
         if self._thread is None:
-            self.index_agent(agent_id)
+            self._index_recording(agent_id)
             return
         with self._wake:
             self._pending.add(agent_id)
@@ -114,26 +132,50 @@ class Indexer:
             with self._wake:
                 agents, self._pending = self._pending, set()
             for agent_id in sorted(agents):
-                try:
-                    self.index_agent(agent_id)
-                    self._failures.pop(agent_id, None)
-                except Exception as exc:  # the rows stay pending; the next catch-up retries
-                    log.exception("indexing failed for agent %s", agent_id)
-                    error = f"{type(exc).__name__}: {exc}"
-                    self._failures[agent_id] = Failure(agent_id, error, utcnow())
+                self._index_recording(agent_id)
 
-    def status(self) -> dict[str, object]:
-        """Rows waiting for their vectors, and the latest background failure of any agent whose
-        indexing has not succeeded since."""
+    def _index_recording(self, agent_id: str) -> int:
+        """Index an agent, keeping its failure (for `status()`) instead of raising it."""
+        try:
+            done = self.index_agent(agent_id)
+        except Exception as exc:  # the rows stay pending; the next catch-up retries
+            log.exception("indexing failed for agent %s", agent_id)
+            self._failures[agent_id] = Failure(agent_id, _describe(exc), utcnow())
+            return 0
+        self._failures.pop(agent_id, None)
+        return done
+
+    def status(
+        self, *, tenant: str | None = None, agent_id: str | None = None
+    ) -> dict[str, object]:
+        """Rows waiting for their vectors, rows parked after failing on their own, and the
+        latest background failure of an agent whose indexing has not succeeded since: for
+        everyone (the operator), one tenant's agents, or one agent."""
         with Session(self.engine) as session:
-            pending = sum(
-                session.exec(select(func.count()).where(col(table.indexed).is_(False))).one()
-                for table in (Passage, Message)
-            )
-        failure = max(list(self._failures.values()), key=lambda f: f.at, default=None)
+            scope = select(Agent.id)
+            if tenant is not None:
+                scope = scope.where(Agent.tenant_id == tenant)
+            if agent_id is not None:
+                scope = scope.where(Agent.id == agent_id)
+            scoped = tenant is not None or agent_id is not None
+            pending = parked = 0
+            for table in (Passage, Message):
+                rows = select(func.count()).select_from(table).where(col(table.indexed).is_(False))
+                if scoped:
+                    rows = rows.where(col(table.agent_id).in_(scope))
+                attempts = col(table.index_attempts)
+                pending += session.exec(rows.where(attempts < MAX_ATTEMPTS)).one()
+                parked += session.exec(rows.where(attempts >= MAX_ATTEMPTS)).one()
+            failures = list(self._failures.values())
+            if scoped and failures:
+                ids = [f.agent_id for f in failures]
+                mine = set(session.exec(scope.where(col(Agent.id).in_(ids))))
+                failures = [f for f in failures if f.agent_id in mine]
+        failure = max(failures, key=lambda f: f.at, default=None)
         return {
             "pending_rows": pending,
-            "failing_agents": len(self._failures),
+            "parked_rows": parked,
+            "failing_agents": len(failures),
             "last_error": None
             if failure is None
             else {
@@ -150,22 +192,30 @@ class Indexer:
             return self._agent_locks.setdefault(agent_id, threading.Lock())
 
     def index_agent(self, agent_id: str) -> int:
-        """Embed and upsert every pending row of one agent; returns how many were indexed."""
+        """Embed and upsert every pending row of one agent; returns how many were indexed.
+
+        A row that fails on its own (the index takes its neighbours) counts a failed attempt
+        and is skipped for the rest of this call; at `MAX_ATTEMPTS` it is parked, visible in
+        `status()` until `retry()`. When the index itself is down, no row is blamed: this
+        raises and the rows wait for the next pass."""
         done = 0
+        failed: set[tuple[str, int]] = set()
         with self._lock(agent_id):
             while True:
                 with Session(self.engine) as session:  # a read: it must not queue behind writers
-                    found = self._pending_rows(session, agent_id)
+                    found = self._pending_rows(session, agent_id, skip=failed)
                 if found is None:
                     return done
-                count = self._upsert(agent_id, *found)
+                embedding, passages, messages = found
+                outcome = self._write(agent_id, embedding, passages, messages)
                 with transaction(self.engine) as session:
-                    self._mark(session, *found[1:])
+                    self._mark(session, outcome)
                     gone = session.get(Agent, agent_id) is None
                 if gone:  # deleted while its rows were embedded: the upsert re-made its collections
-                    self.drop_agent(agent_id, found[0])
+                    self.drop_agent(agent_id, embedding)
                     return done
-                done += count
+                failed |= {_key(row) for row, _error in outcome.failed}
+                done += outcome.count
 
     def catch_up(self, session: Session, agent_id: str) -> None:
         """Index an agent's newest pending rows inside the caller's transaction (read-your-writes).
@@ -173,35 +223,78 @@ class Indexer:
         At most `CATCH_UP_BATCHES` batches, so a search after a bulk load or an upgrade answers
         at once (older rows are found by keyword meanwhile) and the background thread does the
         rest. Takes no agent lock: the caller may hold row locks the background thread waits for.
+        A failure here never fails the search: its rows are found by keyword meanwhile.
         """
         left = CATCH_UP_BATCHES if self._thread is not None else -1  # no thread: every row
-        while left and (found := self._pending_rows(session, agent_id, newest_first=True)):
-            self._upsert(agent_id, *found)
-            self._mark(session, *found[1:])
+        failed: set[tuple[str, int]] = set()
+        while left:
+            found = self._pending_rows(session, agent_id, newest_first=True, skip=failed)
+            if not found:
+                break
+            try:
+                outcome = self._write(agent_id, *found)
+            except IndexUnavailable as exc:
+                log.warning("search indexing skipped for %s: %s", agent_id, exc)
+                self._failures[agent_id] = Failure(agent_id, str(exc), utcnow())
+                return
+            self._mark(session, outcome)
             session.flush()
+            failed |= {_key(row) for row, _error in outcome.failed}
             left -= 1
         if not left:
             self.schedule(agent_id)  # the background thread takes the rest
 
     def _pending_rows(
-        self, session: Session, agent_id: str, newest_first: bool = False
+        self,
+        session: Session,
+        agent_id: str,
+        newest_first: bool = False,
+        skip: set[tuple[str, int]] | None = None,
     ) -> tuple[str, list[Passage], list[Message]] | None:
         agent = session.get(Agent, agent_id)
         if agent is None:
             return None
-        passages = _pending(session, Passage, agent_id, newest_first)
-        messages = _pending(session, Message, agent_id, newest_first)
+        skip = skip or set()
+        passages = _pending(session, Passage, agent_id, newest_first, skip)
+        messages = _pending(session, Message, agent_id, newest_first, skip)
         if not passages and not messages:
             return None
         return agent.embedding, passages, messages
+
+    def _write(
+        self, agent_id: str, embedding: str, passages: list[Passage], messages: list[Message]
+    ) -> Outcome:
+        """Upsert the rows together; if that fails, one by one, to find the rows at fault."""
+        try:
+            count = self._upsert(agent_id, embedding, passages, messages)
+            return Outcome([*passages, *messages], [], count)
+        except Exception as exc:
+            if not self.index.healthy():
+                raise IndexUnavailable(f"the vector index is unavailable: {exc}") from exc
+            rows: list[Passage | Message] = [*passages, *messages]
+            if len(rows) == 1:
+                return Outcome([], [(rows[0], _describe(exc))], 0)
+        outcome = Outcome([], [], 0)
+        for row in rows:
+            try:
+                if isinstance(row, Passage):
+                    outcome.count += self._upsert(agent_id, embedding, [row], [])
+                else:
+                    outcome.count += self._upsert(agent_id, embedding, [], [row])
+                outcome.indexed.append(row)
+            except Exception as exc:
+                outcome.failed.append((row, _describe(exc)))
+        if not outcome.indexed and len(outcome.failed) > 1:  # every row: not the rows' fault
+            raise IndexUnavailable(f"indexing failed for every row: {outcome.failed[0][1]}")
+        return outcome
 
     def _upsert(
         self, agent_id: str, embedding: str, passages: list[Passage], messages: list[Message]
     ) -> int:
         batches = {"passage": Batch(), "message": Batch()}
         for p in passages:
+            # Tags stay in the database (tags.py): the search filters dense hits by them there.
             meta: Metadata = {"ts": epoch(p.created_at)}
-            meta.update({f"tag:{t}": True for t in p.tags})
             batches["passage"].add("p", int(p.id or 0), p.text, meta)
         for m in messages:
             if m.role != "tool" and (m.content or m.tool_calls):
@@ -227,19 +320,36 @@ class Indexer:
             self.index.drop(collection_name(embedder, agent_id, kind))
 
     @staticmethod
-    def _mark(session: Session, passages: list[Passage], messages: list[Message]) -> None:
-        if passages:
-            session.exec(
-                update(Passage)
-                .where(col(Passage.id).in_([p.id for p in passages]))
-                .values(indexed=True)
-            )
-        if messages:
-            session.exec(
-                update(Message)
-                .where(col(Message.id).in_([m.id for m in messages]))
-                .values(indexed=True)
-            )
+    def _mark(session: Session, outcome: Outcome) -> None:
+        """Mark the indexed rows; count a failed attempt (and its error) on the others."""
+        for table in (Passage, Message):
+            done = [r.id for r in outcome.indexed if isinstance(r, table)]
+            if done:
+                session.exec(update(table).where(col(table.id).in_(done)).values(indexed=True))
+            for row, error in outcome.failed:
+                if isinstance(row, table):
+                    session.exec(
+                        update(table)
+                        .where(col(table.id) == row.id)
+                        .values(index_attempts=col(table.index_attempts) + 1, index_error=error)
+                    )
+
+    def retry(self, agent_id: str) -> int:
+        """Give an agent's parked rows their attempts back and index them again."""
+        revived = 0
+        with transaction(self.engine) as session:
+            for table in (Passage, Message):
+                revived += session.exec(
+                    update(table)
+                    .where(
+                        col(table.agent_id) == agent_id,
+                        col(table.indexed).is_(False),
+                        col(table.index_attempts) >= MAX_ATTEMPTS,
+                    )
+                    .values(index_attempts=0, index_error=None)
+                ).rowcount
+        self.schedule(agent_id)
+        return revived
 
     def sweep(self) -> int:
         """Index whatever a crash left pending, for every agent."""
@@ -253,13 +363,34 @@ class Indexer:
                     select(Message.agent_id).where(col(Message.indexed).is_(False)).distinct()
                 )
             )
-        return sum(self.index_agent(a) for a in sorted(agents))
+        return sum(self._index_recording(a) for a in sorted(agents))
 
 
 Row = TypeVar("Row", Passage, Message)
 
 
-def _pending(session: Session, table: type[Row], agent_id: str, newest_first: bool) -> list[Row]:
+def _key(row: Passage | Message) -> tuple[str, int]:
+    return (type(row).__name__, int(row.id or 0))
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
+
+
+def _pending(
+    session: Session,
+    table: type[Row],
+    agent_id: str,
+    newest_first: bool,
+    skip: set[tuple[str, int]],
+) -> list[Row]:
     order = col(table.id).desc() if newest_first else col(table.id)
-    query = select(table).where(col(table.indexed).is_(False), table.agent_id == agent_id)
+    query = select(table).where(
+        col(table.indexed).is_(False),
+        table.agent_id == agent_id,
+        col(table.index_attempts) < MAX_ATTEMPTS,  # parked rows wait for retry()
+    )
+    skipped = [i for kind, i in skip if kind == table.__name__]
+    if skipped:
+        query = query.where(col(table.id).not_in(skipped))
     return list(session.exec(query.order_by(order).limit(BATCH)))

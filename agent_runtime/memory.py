@@ -7,10 +7,12 @@ from datetime import datetime
 from sqlmodel import Session
 
 from agent_runtime import blocks as blocks_
+from agent_runtime import tags as tags_
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import NotFound
 from agent_runtime.search import Searcher
 from agent_runtime.storage.tables import Agent, Block, Passage, utcnow
+from agent_runtime.stores import check_text
 from memory_tools import Hit, ToolError
 from memory_tools.memory import BlockView
 
@@ -46,7 +48,8 @@ class AgentMemory:
         self._touch()
 
     def insert_passage(self, text: str, tags: list[str], created_at: datetime | None = None) -> int:
-        passage = Passage(agent_id=self.agent.id, text=text, tags=tags, origin="agent")
+        check_text(text)
+        passage = Passage(agent_id=self.agent.id, text=text, tags=tags_.clean(tags), origin="agent")
         if created_at is not None:
             passage.created_at = created_at
         self.session.add(passage)

@@ -312,6 +312,22 @@ class Runtime(ArchivalMemory, RecallMemory):
             session.flush()
             context.refresh_system(session, agent, self.services.counter)
 
+    # -- indexing ---------------------------------------------------------------------------
+
+    def index_status(
+        self, *, tenant: str | None = None, agent_id: str | None = None
+    ) -> dict[str, object]:
+        """Rows waiting for vectors, rows parked after failing, the latest failure: of one
+        agent (checked against `tenant`), of one tenant, or of every tenant (tenant=None)."""
+        if agent_id is not None:
+            self.get_agent(agent_id, tenant=tenant or DEFAULT_TENANT)
+        return self.services.indexer.status(tenant=tenant, agent_id=agent_id)
+
+    def retry_indexing(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> int:
+        """Index an agent's parked rows again; returns how many were parked."""
+        self.get_agent(agent_id, tenant=tenant)
+        return self.services.indexer.retry(agent_id)
+
     def context(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> context.Breakdown:
         with self._read() as session:
             agent = agents_.get(session, tenant, agent_id)

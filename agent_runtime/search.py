@@ -6,6 +6,7 @@ weighted reciprocal rank fusion; filters by time, tags and roles apply to both l
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,13 +17,18 @@ from sqlmodel import Session, col, select
 
 from agent_runtime import keyword, parts, term_stats, time_hints
 from agent_runtime import messages as messages_
+from agent_runtime import tags as tags_
 from agent_runtime.embedding import Embedder
+from agent_runtime.errors import RecalldError
 from agent_runtime.storage.tables import Message, Passage
 from agent_runtime.vector_index import VectorIndex, collection_name, epoch
 from memory_tools import Hit
 
 # A dense query asks for this many vectors per row it wants: rows have several parts.
 PARTS_PER_ROW = 3
+# With a tag filter, dense hits are filtered after the query (the index holds no tags).
+TAG_OVERFETCH = 4
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,6 @@ class Searcher:
         limit: int,
         start: datetime | None,
         end: datetime | None,
-        tags: list[str] | None = None,
         roles: list[str] | None = None,
     ) -> list[int]:
         clauses: list[dict[str, Any]] = []
@@ -121,7 +126,6 @@ class Searcher:
             clauses.append({"ts": {"$gte": epoch(start)}})
         if end is not None:
             clauses.append({"ts": {"$lte": epoch(end)}})
-        clauses += [{f"tag:{t}": True} for t in tags or []]
         if roles:
             clauses.append({"role": {"$in": list(roles)}})
         vector = embedder.embed([query])[0]
@@ -212,10 +216,9 @@ class Searcher:
             agent_id,
             kind,
             query,
-            want,
+            want * TAG_OVERFETCH if filters.tags else want,
             filters.start,
             filters.end,
-            tags=filters.tags,
             roles=filters.roles,
         )
         table = keyword.PASSAGES if kind == "passage" else keyword.MESSAGES
@@ -231,7 +234,13 @@ class Searcher:
             roles=filters.roles,
             counts=self.counts,
         )
-        dense_ids = dense.result()
+        try:
+            dense_ids = dense.result()
+        except RecalldError as exc:  # a broken vector index must not break search: keywords
+            log.warning("dense search failed for %s %s: %s", agent_id, kind, exc.message)
+            dense_ids = []
+        if filters.tags:  # the index holds no tags: keep the dense hits that carry them all
+            dense_ids = self._tagged(session, dense_ids, filters.tags)
         scores = fuse_scores(
             [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
             self.fusion.k,
@@ -246,6 +255,12 @@ class Searcher:
         if named is not None and self.fusion.time_weight and scores:
             scores = self._favour_window(session, kind, scores, named)
         return best_first(scores)
+
+    @staticmethod
+    def _tagged(session: Session, ids: list[int], wanted: list[str]) -> list[int]:
+        rows = session.exec(select(Passage.id, Passage.tags).where(col(Passage.id).in_(ids)))
+        keep = {i for i, carried in rows if tags_.has_all(carried, wanted)}
+        return [i for i in ids if i in keep]
 
     def _favour_window(
         self, session: Session, kind: str, scores: dict[int, float], named: time_hints.Window

@@ -14,8 +14,10 @@ from sqlmodel import Session, col, select
 from agent_runtime import agents as agents_
 from agent_runtime import messages as messages_
 from agent_runtime import parts
+from agent_runtime import tags as tags_
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import InvalidInput, NotFound
+from agent_runtime.limits import MAX_PASSAGE_CHARS
 from agent_runtime.services import Services
 from agent_runtime.specs import MessageInput, PassageInput
 from agent_runtime.storage.database import transaction
@@ -25,7 +27,13 @@ from memory_tools import Hit
 
 DEFAULT_TENANT = "default"
 MAX_PAGE = 1000  # the REST API caps pages at 500 and asks for one more to find the next
-MAX_PASSAGE_CHARS = 100_000
+
+
+def check_text(text: str) -> None:
+    if not text.strip():
+        raise InvalidInput("passage text is empty", field="text")
+    if len(text) > MAX_PASSAGE_CHARS:
+        raise InvalidInput(f"passage is over {MAX_PASSAGE_CHARS} characters", field="text")
 
 
 def page(limit: int) -> int:
@@ -70,13 +78,11 @@ class ArchivalMemory(_Store):
         tenant: str = DEFAULT_TENANT,
         origin: str = "user",
     ) -> Passage:
-        if not text.strip():
-            raise InvalidInput("passage text is empty", field="text")
-        if len(text) > MAX_PASSAGE_CHARS:
-            raise InvalidInput(f"passage is over {MAX_PASSAGE_CHARS} characters", field="text")
+        check_text(text)
+        clean_tags = tags_.clean(tags)
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
-            passage = Passage(agent_id=agent_id, text=text, tags=sorted(set(tags)), origin=origin)
+            passage = Passage(agent_id=agent_id, text=text, tags=clean_tags, origin=origin)
             if created_at is not None:
                 passage.created_at = created_at
             session.add(passage)
@@ -98,13 +104,12 @@ class ArchivalMemory(_Store):
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             for item in items:
-                if not item.text.strip():
-                    raise InvalidInput("passage text is empty", field="text")
+                check_text(item.text)
                 passage = Passage(
                     agent_id=agent_id,
                     text=item.text,
                     context=item.context,
-                    tags=sorted(set(item.tags)),
+                    tags=tags_.clean(item.tags),
                     origin=origin,
                 )
                 if item.created_at is not None:

@@ -58,6 +58,10 @@ class VectorIndex(Protocol):
         """Remove a whole collection; a missing one is fine."""
         ...
 
+    def healthy(self) -> bool:
+        """Whether the index answers at all (a failed write may be one collection's fault)."""
+        ...
+
 
 class ChromaIndex:
     """Embedded `PersistentClient` under a folder, or a Chroma server by URL."""
@@ -124,8 +128,19 @@ class ChromaIndex:
         return [VectorHit(i, float(d)) for i, d in zip(ids, distances, strict=True)]
 
     def delete(self, collection: str, ids: list[str]) -> None:
-        if ids:
+        if not ids:
+            return
+        try:
             self._collection(collection).delete(ids=ids)
+        except Exception as exc:
+            raise RecalldError(f"vector store delete failed: {exc}") from exc
+
+    def healthy(self) -> bool:
+        try:
+            self._client.heartbeat()
+        except Exception:
+            return False
+        return True
 
     def drop(self, collection: str) -> None:
         with self._lock:
@@ -176,6 +191,14 @@ class MemoryIndex:
 
     def collections(self) -> list[str]:
         return list(self._rows)
+
+    def healthy(self) -> bool:
+        return True
+
+    def metadata_keys(self, collection: str) -> set[str]:
+        """Every metadata key stored in a collection (tests check that tags never become keys)."""
+        with self._lock:
+            return {k for _v, m in self._rows.get(collection, {}).values() for k in m}
 
 
 def matches(meta: Metadata, where: dict[str, Any] | None) -> bool:
