@@ -54,6 +54,7 @@ class TurnResult:
     stop_reason: str = END_TURN
     steps: int = 0
     usage: Usage = field(default_factory=Usage)
+    first_id: int | None = None  # the first message this turn recorded
 
 
 class TurnRunner:
@@ -71,6 +72,7 @@ class TurnRunner:
         result = TurnResult(turn_id=options.turn_id or "turn-" + uuid.uuid4().hex)
         if inputs:
             result.messages += self._record_inputs(agent_id, result.turn_id, inputs, lease)
+            result.first_id = result.messages[0].id
             self._emit(options, result.messages)
         tools = options.tools or self.s.tools
         with Session(self.s.engine) as session:
@@ -150,7 +152,7 @@ class TurnRunner:
             agent = session.get(Agent, agent_id)
             assert agent is not None
             embedder = self.s.embedders.get(agent.embedding)
-            memory = AgentMemory(session, agent, self.s.searcher, embedder)
+            memory = AgentMemory(session, agent, self.s.searcher, embedder, result.first_id)
             tool_memory = options.memory_factory(memory) if options.memory_factory else memory
             calls = [
                 c if c.id else ToolCall(f"call_{uuid.uuid4().hex[:12]}", c.name, c.arguments)

@@ -19,9 +19,17 @@ from memory_tools.memory import BlockView
 
 class AgentMemory:
     def __init__(
-        self, session: Session, agent: Agent, searcher: Searcher, embedder: Embedder
+        self,
+        session: Session,
+        agent: Agent,
+        searcher: Searcher,
+        embedder: Embedder,
+        turn_start: int | None = None,
     ) -> None:
         self.session = session
+        # The id of the first message of the turn this step belongs to: conversation_search
+        # leaves the turn's own messages out (the question just asked is not an answer).
+        self.turn_start = turn_start
         self.agent = agent
         self.searcher = searcher
         self.embedder = embedder
@@ -103,4 +111,5 @@ class AgentMemory:
             end=end,
             limit=limit,
             offset=offset,
+            before_id=self.turn_start,
         )

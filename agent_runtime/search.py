@@ -90,6 +90,8 @@ class Filters:
     end: datetime | None = None
     tags: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
+    # Rows from this id on are left out: the searching turn's own messages are not results.
+    before_id: int | None = None
 
 
 class Searcher:
@@ -176,8 +178,10 @@ class Searcher:
         end: datetime | None,
         limit: int,
         offset: int = 0,
+        before_id: int | None = None,
     ) -> tuple[list[Hit], int]:
-        filters = Filters(start, end, roles=list(roles) or list(messages_.SEARCH_ROLES))
+        roles = list(roles) or list(messages_.SEARCH_ROLES)
+        filters = Filters(start, end, roles=roles, before_id=before_id)
         ranked = self.rank(session, embedder, agent_id, query, "message", filters, limit + offset)
         page = ranked[offset : offset + limit]
         rows = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(page)))}
@@ -254,6 +258,8 @@ class Searcher:
         named = time_hints.window(query, self.clock())
         if named is not None and self.fusion.time_weight and scores:
             scores = self._favour_window(session, kind, scores, named)
+        if filters.before_id is not None:
+            scores = {i: v for i, v in scores.items() if i < filters.before_id}
         return best_first(scores)
 
     @staticmethod

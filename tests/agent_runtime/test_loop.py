@@ -85,7 +85,6 @@ def test_replace_and_archival_tools(runtime: Runtime, fake_llm: ScriptedLLM) -> 
         archival_memory_insert={"content": "Ada's cat is called Pixel", "tags": ["pets"]}
     )
     fake_llm.reply(archival_memory_search={"query": "cat name", "tags": ["pets"]})
-    fake_llm.reply(conversation_search={"query": "moved house"})
     fake_llm.reply("ok")
     result = runtime.send(agent_id, ["I moved house to Lisbon"])
     tools = [m for m in result.messages if m.role == "tool"]
@@ -94,9 +93,14 @@ def test_replace_and_archival_tools(runtime: Runtime, fake_llm: ScriptedLLM) -> 
     found = json.loads(tools[3].content)["results"]
     assert found[0]["content"] == "Ada's cat is called Pixel"
     assert found[0]["tags"] == ["pets"] and "timestamp" in found[0]
-    recalled = json.loads(tools[4].content)["results"]
-    assert recalled[0]["content"] == "I moved house to Lisbon"
-    assert recalled[0]["role"] == "user"
+    fake_llm.reply(conversation_search={"query": "where did I move house to?"})
+    fake_llm.reply("Lisbon")
+    result = runtime.send(agent_id, ["where did I move house to?"])
+    recalled = json.loads(result.messages[2].content)["results"]
+    said = [r for r in recalled if r["content"] == "I moved house to Lisbon"]
+    assert said and said[0]["role"] == "user"
+    # The turn's own messages are not results: the question just asked is no answer to itself.
+    assert all("where did I move" not in r["content"] for r in recalled)
 
 
 def test_max_steps_stops_a_looping_model(runtime: Runtime, fake_llm: ScriptedLLM) -> None:
