@@ -233,17 +233,22 @@ class TurnRunner:
             tool_tokens = self.s.counter.tools(agent.model, schemas)
             total = context.prompt_tokens(agent, rows, tool_tokens)
             window = agent.context_window
+            fixed = agent.system_prompt_tokens + tool_tokens
+            # The trigger and target are shares of the room the messages have beside the fixed
+            # parts: were they shares of the whole window, fixed parts above the target would
+            # make every step page and evict all but the newest turn.
+            room = max(window - fixed, 0)
+            target = fixed + int(room * settings.page_target)
             if forced:
-                need = max(total - int(window * settings.page_target), total // 4, 1)
-            elif total > window * settings.page_trigger:
-                need = total - int(window * settings.page_target)
+                need = max(total - target, total // 4, 1)
+            elif total > fixed + room * settings.page_trigger:
+                need = total - target
             else:
                 return self._request(agent, rows, schemas)
             evict = paging.choose_eviction(rows, need)
             if not evict:
                 if total <= window:
                     return self._request(agent, rows, schemas)
-                fixed = agent.system_prompt_tokens + tool_tokens
                 if fixed >= window:
                     raise ContextTooSmall(
                         f"the system prompt, memory blocks and tool schemas take {fixed} tokens, "

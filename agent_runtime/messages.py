@@ -127,15 +127,21 @@ def history(
     return rows[::-1]
 
 
-def previous(session: Session, message: Message) -> Message | None:
-    """The message just before `message` in its agent's history."""
+def spoken_before(session: Session, message: Message) -> str:
+    """The latest spoken text before `message` in its agent's history, as "role: text"."""
     query = (
         select(Message)
-        .where(Message.agent_id == message.agent_id, col(Message.id) < message.id)
+        .where(
+            Message.agent_id == message.agent_id,
+            col(Message.id) < message.id,
+            col(Message.role).in_(SPOKEN),
+            Message.content != "",
+        )
         .order_by(col(Message.id).desc())
         .limit(1)
     )
-    return session.exec(query).first()
+    found = session.exec(query).first()
+    return f"{found.role}: {found.content}" if found else ""
 
 
 def mark_evicted(session: Session, ids: list[int]) -> None:

@@ -1,9 +1,10 @@
 """Context paging: evict the oldest turns, fold them into the recursive summary, keep them findable.
 
 An assistant message with tool calls and its tool results form one group and leave together;
-the newest group never leaves. Evicted messages stay in recall and become archival passages that
-keep their original timestamps. If the summariser fails, paging still happens with a truncation
-notice in place of a new summary, so an agent is never stuck on a full context.
+the newest group never leaves. Evicted messages stay in recall; what was said (user and
+assistant text, not tool traffic) becomes archival passages that keep their original timestamps.
+If the summariser fails, paging still happens with a truncation notice in place of a new
+summary, so an agent is never stuck on a full context.
 """
 
 from __future__ import annotations
@@ -130,22 +131,27 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
         )
     )
     messages_.mark_evicted(session, [m.id for m in plan.evict if m.id is not None])
-    before = messages_.previous(session, plan.evict[0])
+    # The conversation goes to archival, not tool traffic: a search for what was said should
+    # not rank "[called core_memory_append(...)]" beside it. Tool calls and results stay in
+    # recall memory (conversation_search with roles=["tool"]).
+    before = messages_.spoken_before(session, plan.evict[0])
     for message in plan.evict:
-        if message.role != "system":
-            session.add(
-                Passage(
-                    agent_id=agent.id,
-                    text=messages_.as_text(message),
-                    context=messages_.as_text(before) if before else "",
-                    tags=[],
-                    origin="paged",
-                    source_message_id=message.id,
-                    created_at=message.created_at,
-                )
+        if message.role not in messages_.SPOKEN or not message.content:
+            continue
+        text = f"{message.role}: {message.content}"
+        session.add(
+            Passage(
+                agent_id=agent.id,
+                text=text,
+                context=before,
+                tags=[],
+                origin="paged",
+                source_message_id=message.id,
+                created_at=message.created_at,
             )
-            agent.passage_count += 1
-        before = message
+        )
+        agent.passage_count += 1
+        before = text
     session.flush()
     refresh_system(session, agent, counter)
 

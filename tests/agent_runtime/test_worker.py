@@ -192,8 +192,12 @@ def test_a_long_job_pages_its_memory_and_finishes(fast: Runtime) -> None:
         paged = list(session.exec(select(Passage).where(Passage.origin == "paged")))
         summaries = session.exec(select(Summary).where(Summary.agent_id == agent_id)).all()
     assert paged and summaries
-    hits, _ = fast.search_archival(agent_id, "measured reading 1002")
-    assert any("1002" in h.text for h in hits)  # early work is findable
+    hits, _ = fast.search_archival(agent_id, "measured reading 1001")
+    assert any("1001" in h.text for h in hits)  # what it stored early is findable
+    # Progress reports are tool traffic: kept in recall and the job's events, not in archival.
+    assert not any("1002" in p.text for p in paged)
+    notes = [e.data.get("note") for e in fast.jobs.events(job.id, tenant="default", limit=2000)]
+    assert "step 2: measured reading 1002" in notes
 
 
 def test_chat_and_a_job_take_turns_on_one_agent(fast: Runtime, agent_id: str) -> None:
