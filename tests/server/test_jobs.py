@@ -6,6 +6,7 @@ from starlette.testclient import TestClient
 
 from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.runtime import Runtime
+from agent_runtime.storage.tables import JobEvent
 from agent_runtime.worker import Worker
 
 
@@ -13,7 +14,7 @@ def sse(text: str) -> list[tuple[str, str, dict]]:
     out = []
     for chunk in text.strip().split("\n\n"):
         fields = dict(line.split(": ", 1) for line in chunk.splitlines())
-        out.append((fields["id"], fields["event"], json.loads(fields["data"])))
+        out.append((fields.get("id", ""), fields["event"], json.loads(fields["data"])))
     return out
 
 
@@ -66,3 +67,43 @@ def test_cancel_and_validation(client: TestClient) -> None:
     assert client.post("/v1/agents/agent-nope/jobs", json={"goal": "x"}).status_code == 404
     cron = client.post(url, json={"goal": "nightly", "schedule": "0 3 * * *"})
     assert cron.status_code == 201
+
+
+def test_event_cursors_are_checked_before_the_stream(client: TestClient) -> None:
+    agent_id = client.post("/v1/agents", json={"name": "j"}).json()["id"]
+    job = client.post(f"/v1/agents/{agent_id}/jobs", json={"goal": "x"}).json()
+    url = f"/v1/jobs/{job['id']}/events"
+    for params, headers, field in [
+        ({"after": "-2401794612162759728"}, {}, "after"),
+        ({"after": "9223372036854775808"}, {}, "after"),
+        ({"after": "٣"}, {}, "after"),
+        ({}, {"Last-Event-ID": "1.5"}, "Last-Event-ID"),
+        ({}, {"Last-Event-ID": "-1"}, "Last-Event-ID"),
+    ]:
+        response = client.get(url, params=params, headers=headers)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"] == field
+
+
+def test_a_failure_inside_the_events_stream_ends_it_with_an_error_event(
+    client: TestClient, runtime: Runtime
+) -> None:
+    agent_id = client.post("/v1/agents", json={"name": "j"}).json()["id"]
+    job = client.post(f"/v1/agents/{agent_id}/jobs", json={"goal": "x"}).json()
+    real = runtime.jobs.events
+    calls: list[int] = []
+
+    def flaky(*args: object, **kwargs: object) -> list[JobEvent]:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("database went away")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    runtime.jobs.events = flaky  # type: ignore[method-assign]
+    response = client.get(f"/v1/jobs/{job['id']}/events")
+    assert response.status_code == 200
+    kinds = [kind for _id, kind, _data in sse(response.text)]
+    assert kinds == ["status", "error"]
+    assert response.text.endswith(
+        '{"error": {"code": "internal", "message": "internal server error"}}\n\n'
+    )

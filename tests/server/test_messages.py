@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -10,6 +11,8 @@ from agent_runtime.errors import ProviderRateLimited, ProviderTimeout
 from agent_runtime.llm import ChatRequest, ChatResponse
 from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.runtime import Runtime
+from agent_runtime.settings import Settings
+from server.app import create_app
 
 
 def new_agent(client: TestClient, **body: object) -> str:
@@ -165,3 +168,49 @@ def test_message_input_is_validated(client: TestClient) -> None:
     missing = client.post("/v1/agents/agent-nope/messages", json={"messages": [{"content": "x"}]})
     assert missing.status_code == 404
     assert client.get(f"/v1/agents/{agent_id}/messages").json()["data"] == []
+
+
+def test_more_messages_than_a_send_allows_is_413_naming_the_setting(
+    settings: Settings, runtime: Runtime
+) -> None:
+    app = create_app(settings.with_(max_messages_per_send=2), runtime=runtime, workers=0)
+    with TestClient(app, client=("127.0.0.1", 1)) as client:
+        agent_id = new_agent(client)
+        three = {"messages": [{"content": "a"}, {"content": "b"}, {"content": "c"}]}
+        for path in ("messages", "messages/stream"):
+            response = client.post(f"/v1/agents/{agent_id}/{path}", json=three)
+            assert response.status_code == 413, response.text
+            error = response.json()["error"]
+            assert "limit is 2" in error["message"]
+            assert "RECALLD_MAX_MESSAGES_PER_SEND" in error["message"]
+        assert client.get(f"/v1/agents/{agent_id}/messages").json()["data"] == []
+
+
+def test_a_stream_checks_its_input_before_it_starts(client: TestClient) -> None:
+    agent_id = new_agent(client)
+    url = f"/v1/agents/{agent_id}/messages/stream"
+    blank = client.post(url, json={"messages": [{"content": "ok"}, {"content": "   "}]})
+    assert blank.status_code == 422 and blank.json()["error"]["field"] == "messages[1].content"
+    steps = client.post(url, json={"messages": [{"content": "x"}], "max_steps": 0})
+    assert steps.status_code == 422 and steps.json()["error"]["field"] == "max_steps"
+    assert client.get(f"/v1/agents/{agent_id}/messages").json()["data"] == []
+
+
+def test_a_failure_inside_a_stream_ends_it_with_an_error_event(
+    client: TestClient, runtime: Runtime
+) -> None:
+    agent_id = new_agent(client)
+
+    def send(*_args: object, on_message: Any, **_kwargs: object) -> None:
+        on_message("message", object())  # not a message row: the stream cannot render it
+
+    runtime.send = send  # type: ignore[assignment]
+    with client.stream(
+        "POST", f"/v1/agents/{agent_id}/messages/stream", json={"messages": [{"content": "x"}]}
+    ) as response:
+        assert response.status_code == 200
+        text = "".join(response.iter_text())
+    assert events(text)[-1] == (
+        "error",
+        {"error": {"code": "internal", "message": "internal server error"}},
+    )
