@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session
 
 from agent_runtime import blocks as blocks_
-from agent_runtime import context, paging
+from agent_runtime import context, idempotency, paging
 from agent_runtime import messages as messages_
 from agent_runtime.errors import ContextOverflow, ContextTooSmall, ProviderError, RecalldError
 from agent_runtime.leases import Lease
@@ -45,6 +45,7 @@ class TurnOptions:
     on_step: Callable[[Session, Agent, list[Message], Usage], None] | None = None
     memory_factory: Callable[[AgentMemory], object] | None = None
     turn_id: str | None = None  # jobs use their id, so a job's messages are easy to find
+    idempotency_key: str | None = None  # recorded with the inputs (idempotency.py)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class TurnResult:
     steps: int = 0
     usage: Usage = field(default_factory=Usage)
     first_id: int | None = None  # the first message this turn recorded
+    replayed: bool = False  # an idempotent retry: the stored turn, not a new one
 
 
 class TurnRunner:
@@ -71,7 +73,9 @@ class TurnRunner:
         """Run a turn for an agent whose lease the caller holds."""
         result = TurnResult(turn_id=options.turn_id or "turn-" + uuid.uuid4().hex)
         if inputs:
-            result.messages += self._record_inputs(agent_id, result.turn_id, inputs, lease)
+            result.messages += self._record_inputs(
+                agent_id, result.turn_id, inputs, lease, options.idempotency_key
+            )
             result.first_id = result.messages[0].id
             self._emit(options, result.messages)
         tools = options.tools or self.s.tools
@@ -108,7 +112,12 @@ class TurnRunner:
                 options.on_message("message", row)
 
     def _record_inputs(
-        self, agent_id: str, turn_id: str, inputs: list[tuple[str, str]], lease: Lease
+        self,
+        agent_id: str,
+        turn_id: str,
+        inputs: list[tuple[str, str]],
+        lease: Lease,
+        idempotency_key: str | None,
     ) -> list[Message]:
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
@@ -123,6 +132,8 @@ class TurnRunner:
                 session.add(row)
             agent.message_count += len(rows)
             session.add(agent)
+            if idempotency_key is not None:
+                idempotency.record(session, agent_id, idempotency_key, turn_id)
             lease.fence(session)
         self.s.indexer.schedule(agent_id)
         return rows

@@ -108,6 +108,15 @@ def in_context(session: Session, agent_id: str) -> list[Message]:
     return list(session.exec(query))
 
 
+def of_turn(session: Session, agent_id: str, turn_id: str) -> list[Message]:
+    query = (
+        select(Message)
+        .where(Message.agent_id == agent_id, Message.turn_id == turn_id)
+        .order_by(col(Message.id))
+    )
+    return list(session.exec(query))
+
+
 def history(
     session: Session,
     agent_id: str,

@@ -13,15 +13,15 @@ from sqlmodel import Session, select
 
 from agent_runtime import agents as agents_
 from agent_runtime import blocks as blocks_
-from agent_runtime import context, keys
+from agent_runtime import context, idempotency, keys
 from agent_runtime import messages as messages_
 from agent_runtime.embedding import Embedder, make_embedder
-from agent_runtime.errors import Conflict, InvalidInput
+from agent_runtime.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.indexer import Indexer
 from agent_runtime.jobs import Jobs
 from agent_runtime.leases import Lease
 from agent_runtime.limits import MAX_STEPS_LIMIT
-from agent_runtime.llm import LLM
+from agent_runtime.llm import LLM, Usage
 from agent_runtime.llm.endpoints import Endpoints
 from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
 from agent_runtime.processes import Processes
@@ -192,14 +192,29 @@ class Runtime(ArchivalMemory, RecallMemory):
         max_steps: int | None = None,
         on_message: EventSink | None = None,
         cancelled: Callable[[], bool] | None = None,
+        idempotency_key: str | None = None,
     ) -> TurnResult:
-        """Run one turn: record the messages, then step until the model answers without a tool."""
+        """Run one turn: record the messages, then step until the model answers without a tool.
+
+        With `idempotency_key`, a repeated send returns the turn the first one saved
+        (`replayed` is then True) instead of running another."""
         inputs = [_as_input(m) for m in messages]
         if not inputs:
             raise InvalidInput("send at least one message", field="messages")
+        most = self.settings.max_messages_per_send
+        if len(inputs) > most:
+            raise LimitExceeded(
+                f"{len(inputs)} messages in one send; the limit is {most} "
+                "(RECALLD_MAX_MESSAGES_PER_SEND)",
+                field="messages",
+            )
         if max_steps is not None and not 1 <= max_steps <= MAX_STEPS_LIMIT:
-            raise InvalidInput("max_steps must be 1 to 1000", field="max_steps")
-        options = TurnOptions(max_steps=max_steps, on_message=on_message)
+            raise InvalidInput(f"max_steps must be 1 to {MAX_STEPS_LIMIT}", field="max_steps")
+        if idempotency_key is not None:
+            idempotency.check(idempotency_key)
+        options = TurnOptions(
+            max_steps=max_steps, on_message=on_message, idempotency_key=idempotency_key
+        )
         if cancelled is not None:
             options.cancelled = cancelled
         return self.run_turn(agent_id, inputs, options, tenant=tenant)
@@ -226,10 +241,35 @@ class Runtime(ArchivalMemory, RecallMemory):
             self.processes,
         )
         lease.take(self.settings.busy_wait_seconds)
+        key = options.idempotency_key
+        result: TurnResult | None = None
         try:
-            return self.runner.run(agent_id, inputs, options, lease)
+            if key is not None:  # under the lease: no second request can start this key
+                replay = self._replay(agent_id, key, inputs)
+                if replay is not None:
+                    return replay
+            result = self.runner.run(agent_id, inputs, options, lease)
+            return result
         finally:
+            if key is not None and lease.stop_reason is not None:
+                with transaction(self.engine) as session:
+                    idempotency.finish(session, agent_id, key, lease.stop_reason, result)
             lease.release()
+
+    def _replay(self, agent_id: str, key: str, inputs: list[tuple[str, str]]) -> TurnResult | None:
+        with self._read() as session:
+            found = idempotency.find(session, agent_id, key, inputs)
+        if found is None:
+            return None
+        row, rows = found
+        return TurnResult(
+            turn_id=row.turn_id,
+            messages=rows,
+            stop_reason=row.stop_reason or idempotency.INTERRUPTED,
+            steps=row.steps,
+            usage=Usage(row.prompt_tokens, row.completion_tokens),
+            replayed=True,
+        )
 
     # -- core memory ------------------------------------------------------------------------
 
