@@ -76,6 +76,10 @@ class Runtime(ArchivalMemory, RecallMemory):
         background_indexing: bool = True,
     ) -> None:
         self.settings = settings
+        if embedder_factory is None and settings.default_embedding == "local":
+            from agent_runtime.embedding.minilm import model_dir
+
+            model_dir()  # say now, at start-up, that the weights are missing; not per request
         engine = make_engine(settings.sqlalchemy_url)
         upgrade(engine)
         self.processes = Processes(engine, settings.heartbeat_seconds)

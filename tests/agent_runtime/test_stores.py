@@ -1,0 +1,26 @@
+"""Archival and recall stores through the Python API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agent_runtime.errors import InvalidInput
+from agent_runtime.runtime import Runtime
+from agent_runtime.specs import AgentSpec, MessageInput
+
+
+def test_imported_history_may_not_come_from_the_future(runtime: Runtime) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="h")).id
+    soon = datetime.now(UTC) + timedelta(hours=2)  # a clock a little ahead: fine
+    ok = [MessageInput("user", "earlier", created_at=soon.replace(tzinfo=None))]
+    assert runtime.import_messages(agent_id, ok) == 1
+    later = [
+        MessageInput("user", "fine"),
+        MessageInput("user", "from 2099", created_at=datetime(2099, 1, 1, tzinfo=UTC)),
+    ]
+    with pytest.raises(InvalidInput) as info:
+        runtime.import_messages(agent_id, later)
+    assert info.value.field == "messages[1].created_at"
+    assert [m.content for m in runtime.messages(agent_id)] == ["earlier"]  # all or nothing
