@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+import numpy as np
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agent_runtime import parts
 from agent_runtime.embedding import Embedder
-from agent_runtime.errors import RecalldError
+from agent_runtime.errors import ProviderBadRequest, RecalldError
 from agent_runtime.messages import as_text
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
@@ -268,6 +269,8 @@ class Indexer:
         try:
             count = self._upsert(agent_id, embedding, passages, messages)
             return Outcome([*passages, *messages], [], count)
+        except IndexUnavailable:
+            raise
         except Exception as exc:
             if not self.index.healthy():
                 raise IndexUnavailable(f"the vector index is unavailable: {exc}") from exc
@@ -307,7 +310,7 @@ class Indexer:
                 self.index.upsert(
                     collection_name(embedder, agent_id, kind),
                     batch.ids,
-                    embedder.embed(batch.texts),
+                    _embed(embedder, batch.texts),
                     batch.metas,
                 )
                 done += batch.rows
@@ -367,6 +370,17 @@ class Indexer:
 
 
 Row = TypeVar("Row", Passage, Message)
+
+
+def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """The texts' vectors. An embedder that fails for any reason but the text itself (its
+    service is down, say) is nobody's row's fault."""
+    try:
+        return embedder.embed(texts)
+    except ProviderBadRequest:  # the provider refused this text: the row's own fault
+        raise
+    except Exception as exc:
+        raise IndexUnavailable(f"the embedder failed: {_describe(exc)}") from exc
 
 
 def _key(row: Passage | Message) -> tuple[str, int]:

@@ -161,3 +161,27 @@ def test_status_is_scoped_to_a_tenant(rt: Runtime, index: FlakyIndex) -> None:
     assert acme["pending_rows"] == 1 and acme["last_error"]["agent_id"] == mine  # type: ignore[index]
     assert other["pending_rows"] == 1 and other["failing_agents"] == 0
     assert rt.services.indexer.status()["pending_rows"] == 2
+
+
+class DownEmbedder(FakeEmbedder):
+    def embed(self, texts: list[str]) -> np.ndarray:
+        raise ConnectionError("embedding service unreachable")
+
+
+def test_an_embedder_that_is_down_blames_no_row(settings: Settings, index: FlakyIndex) -> None:
+    rt = Runtime(
+        settings,
+        llm=ScriptedLLM(),
+        embedder_factory=lambda _n: DownEmbedder(),
+        index=index,
+        background_indexing=False,
+    )
+    try:
+        agent_id = rt.create_agent(AgentSpec(name="t")).id
+        passage = rt.insert_passage(agent_id, "one lonely row")  # one row: still not its fault
+        status = rt.services.indexer.status(agent_id=agent_id)
+        assert status["failing_agents"] == 1 and status["pending_rows"] == 1
+        assert "embedding service unreachable" in str(status["last_error"])
+        assert attempts(rt, passage.id or 0) == 0
+    finally:
+        rt.close()
