@@ -158,6 +158,7 @@ class Job(SQLModel, table=True):
     __table_args__ = (
         Index("ix_job_claim", "status", "run_after"),
         Index("ix_job_agent", "agent_id", "status"),
+        Index("ix_job_schedule_root", "schedule_root"),
     )
     id: str = Field(primary_key=True)
     tenant_id: str = Field(index=True)

@@ -1,6 +1,6 @@
 """Hardening: live processes (leases of dead ones are taken over at once), the process that holds
 an agent's lease, unique agent names per tenant, rows the indexer parks after repeated failures,
-and idempotency keys for sends.
+idempotency keys for sends, and the runs of a schedule found by their first run.
 
 Revision ID: 0007
 Revises: 0006
@@ -52,6 +52,8 @@ def upgrade() -> None:
         sa.Column("created_at", TIMESTAMP, nullable=False),
     )
     op.create_index("ux_idempotency_agent_key", "idempotency_key", ["agent_id", "key"], unique=True)
+    # Cancelling any run of a schedule finds the others by their first run.
+    op.create_index("ix_job_schedule_root", "job", ["schedule_root"])
 
 
 def _rename_duplicate_agents() -> None:
