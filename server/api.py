@@ -42,9 +42,11 @@ class Operation:
     query: type[BaseModel] | None = None
     headers: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None  # None: no content, or `stream`
+    response: type[BaseModel] | None = None  # None: no content, or `events`
     status: int = 200
-    stream: bool = False  # the response is text/event-stream
+    # A text/event-stream response: each event's name and the model of its data (None: any
+    # object; "*": any other name). Every stream may end with an `error` event instead.
+    events: dict[str, type[BaseModel] | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()  # statuses beyond 401/413/422, which follow from the inputs
     public: bool = False  # served without an API key (health)
 

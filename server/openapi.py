@@ -38,6 +38,9 @@ def document(operations: list[Operation], *, title: str, version: str) -> dict[s
             models[(op.body, "validation")] = None
         if op.response is not None:
             models[(op.response, "serialization")] = None
+        for model in op.events.values():
+            if model is not None:
+                models[(model, "serialization")] = None
     refs, top = models_json_schema(list(models), ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
@@ -74,16 +77,20 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
         out["parameters"] = parameters
     if op.body is not None:
         schema = refs[(op.body, "validation")]
-        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+        out["requestBody"] = {
+            # A body with nothing required may be left out: no body is read as {}.
+            "required": any(f.is_required() for f in op.body.model_fields.values()),
+            "content": {"application/json": {"schema": schema}},
+        }
     error = {"application/json": {"schema": refs[(ErrorBody, "serialization")]}}
     responses: dict[str, Any] = {}
     for status in op.statuses:
         answer: dict[str, Any] = {"description": STATUS_TEXT[status]}
         if status >= 400:
             answer["content"] = error
-        elif op.stream:
+        elif op.events:
             answer["description"] = "Server-Sent Events"
-            answer["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+            answer["content"] = {"text/event-stream": {"schema": _event_schema(op, refs)}}
         elif op.response is not None:
             answer["content"] = {
                 "application/json": {"schema": refs[(op.response, "serialization")]}
@@ -93,6 +100,34 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
     if not op.public:
         out["security"] = [{}, {"bearer": []}]
     return out
+
+
+def _event_schema(op: Operation, refs: Refs) -> dict[str, Any]:
+    """One event of the stream (OpenAPI 3.1 reads an event stream's schema per event): its name,
+    and its data as JSON text of the event's model."""
+    data_of = {**op.events, "error": ErrorBody}
+    options = []
+    for name, model in data_of.items():
+        data = {"type": "object"} if model is None else refs[(model, "serialization")]
+        event: dict[str, Any] = {"type": "string"} if name == "*" else {"const": name}
+        if name == "*":
+            event["not"] = {"enum": sorted(set(data_of) - {"*"})}
+        options.append(
+            {
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": event,
+                    "id": {"type": "string"},
+                    "data": {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": data,
+                    },
+                },
+            }
+        )
+    return {"oneOf": options}
 
 
 def _parameters(model: type[BaseModel], where: str) -> list[dict[str, Any]]:

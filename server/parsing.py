@@ -106,16 +106,16 @@ def _check_text(text: str, where: str) -> None:
 
 
 def query_data(params: QueryParams, model: type[BaseModel]) -> dict[str, Any]:
-    """The model's fields from the query string. An empty value is no value; a list is given
-    as repeated parameters, comma-separated values, or both."""
+    """The model's fields from the query string; a list is given as repeated parameters,
+    comma-separated values, or both. An empty value is a value (`?query=` is an empty query)."""
     data: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         key = info.alias or name
+        if key not in params:
+            continue
         if typing.get_origin(info.annotation) is list:
-            values = [v.strip() for raw in params.getlist(key) for v in raw.split(",")]
-            if any(values):
-                data[key] = [v for v in values if v]
-        elif params.get(key):
+            data[key] = [v.strip() for raw in params.getlist(key) for v in raw.split(",")]
+        else:
             data[key] = params[key]
     return data
 
@@ -124,7 +124,7 @@ def header_data(headers: Headers, model: type[BaseModel]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         key = info.alias or name
-        if headers.get(key):
+        if key in headers:
             data[key] = headers[key]
     return data
 

@@ -162,6 +162,10 @@ class MessageOut(Out):
         )
 
 
+class ToolCallEvent(ToolCallOut):
+    message_id: int  # the assistant message that made the call
+
+
 class MessagesOut(Out):
     data: list[MessageOut]
 
@@ -172,19 +176,19 @@ class Usage(Out):
     total_tokens: int
 
 
-class TurnOut(Out):
+class TurnDone(Out):
+    """How a turn ended: the `done` event of a streamed turn."""
+
     turn_id: str
-    messages: list[MessageOut]
     stop_reason: str  # end_turn, max_steps, error, cancelled
     steps: int
     usage: Usage
 
     @classmethod
-    def of(cls, result: TurnResult) -> TurnOut:
+    def of(cls, result: TurnResult) -> TurnDone:
         usage = result.usage
         return cls(
             turn_id=result.turn_id,
-            messages=[MessageOut.of(m) for m in result.messages],
             stop_reason=result.stop_reason,
             steps=result.steps,
             usage=Usage(
@@ -193,6 +197,17 @@ class TurnOut(Out):
                 total_tokens=usage.total_tokens,
             ),
         )
+
+
+class TurnOut(TurnDone):
+    """A whole turn: the new messages, and how it ended."""
+
+    messages: list[MessageOut]
+
+    @classmethod
+    def of(cls, result: TurnResult) -> TurnOut:
+        messages = [MessageOut.of(m) for m in result.messages]
+        return cls(**TurnDone.of(result).model_dump(), messages=messages)
 
 
 class PassageOut(Out):

@@ -13,10 +13,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from agent_runtime import blocks as blocks_
-from agent_runtime.agents import NAME
 from agent_runtime.jobs import interval_seconds
 from agent_runtime.limits import (
     MAX_AGENT_NAME_CHARS,
@@ -55,7 +54,15 @@ MAX_ID_CHARS = 100
 MAX_SCHEDULE_CHARS = 100
 MIN_CONTEXT_WINDOW, MAX_CONTEXT_WINDOW = 256, 10_000_000
 MAX_PAGE = 500
-DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The agent name rule of agent_runtime/agents.py as one pattern: no space at either end.
+AGENT_NAME = re.compile(r"[\w.\-](?:[\w .\-]{0,98}[\w.\-])?")
+# The times we read: a date, or a date and time to the minute at least, with an optional zone.
+TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+# Blank text is refused by the runtime ("message content is empty"); the pattern shows it.
+NOT_BLANK = {"pattern": r"\S"}
 
 
 # -- values ----------------------------------------------------------------------------------
@@ -73,7 +80,7 @@ def _digits(value: object) -> object:
 
 
 def _time(value: object, *, end: bool) -> object:
-    if not isinstance(value, str) or not DAY.match(value):
+    if not isinstance(value, str) or not TIME.fullmatch(value):
         raise ValueError("must be an ISO date like 2024-05-01 or a date and time")
     try:
         return parse_day(value, "time", end=end)
@@ -91,11 +98,23 @@ def _end(value: object) -> object:
 
 TIME_SCHEMA = {
     "type": "string",
-    "pattern": f"^{DAY.pattern}",
+    "pattern": f"^{TIME.pattern}$",
     "description": "An ISO date (2024-05-01) or date and time (2024-05-01T09:30:00+02:00); "
     "no zone means UTC.",
 }
 END_SCHEMA = {**TIME_SCHEMA, "description": "As start; a bare date covers that whole day."}
+
+
+def _agent_name(value: str) -> str:
+    if not AGENT_NAME.fullmatch(value):
+        raise ValueError("must be 1-100 letters, digits, inner spaces, '.', '-' or '_'")
+    return value
+
+
+def _label(value: str) -> str:
+    if not blocks_.LABEL.fullmatch(value):
+        raise ValueError("must be lower-case letters, digits and _, starting with a letter")
+    return value
 
 
 def _duration(value: object) -> object:
@@ -115,12 +134,17 @@ PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE), BeforeValidator(_digits)]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET), BeforeValidator(_digits)]
 Start = Annotated[datetime, BeforeValidator(_start), WithJsonSchema(TIME_SCHEMA)]
 End = Annotated[datetime, BeforeValidator(_end), WithJsonSchema(END_SCHEMA)]
-# The runtime checks names and labels (with its own words); the patterns show here.
 AgentName = Annotated[
-    str, Field(max_length=MAX_AGENT_NAME_CHARS, json_schema_extra={"pattern": f"^{NAME.pattern}$"})
+    str,
+    Field(
+        max_length=MAX_AGENT_NAME_CHARS, json_schema_extra={"pattern": f"^{AGENT_NAME.pattern}$"}
+    ),
+    AfterValidator(_agent_name),
 ]
 Label = Annotated[
-    str, Field(max_length=40, json_schema_extra={"pattern": f"^{blocks_.LABEL.pattern}$"})
+    str,
+    Field(max_length=40, json_schema_extra={"pattern": f"^{blocks_.LABEL.pattern}$"}),
+    AfterValidator(_label),
 ]
 ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_CHARS)]
 BaseUrl = Annotated[str, Field(max_length=MAX_BASE_URL_CHARS)]
@@ -129,9 +153,11 @@ Steps = Annotated[int, Field(ge=1, le=MAX_STEPS_LIMIT)]
 BlockValue = Annotated[str, Field(max_length=MAX_BLOCK_LIMIT)]
 BlockLimit = Annotated[int, Field(ge=1, le=MAX_BLOCK_LIMIT)]
 Description = Annotated[str, Field(max_length=MAX_BLOCK_DESCRIPTION_CHARS)]
-Content = Annotated[str, Field(max_length=MAX_INPUT_CHARS)]
+Content = Annotated[str, Field(max_length=MAX_INPUT_CHARS, json_schema_extra=NOT_BLANK)]
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS)]
-SearchText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
+SearchText = Annotated[
+    str, Field(min_length=1, max_length=MAX_QUERY_CHARS, json_schema_extra=NOT_BLANK)
+]
 Duration = Annotated[
     float,
     BeforeValidator(_duration),
@@ -259,13 +285,13 @@ class ImportHistory(Body):
 
 
 class PassageCreate(Body):
-    text: Annotated[str, Field(max_length=MAX_PASSAGE_CHARS)]
+    text: Annotated[str, Field(max_length=MAX_PASSAGE_CHARS, json_schema_extra=NOT_BLANK)]
     tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
     created_at: Start | None = None
 
 
 class JobCreate(Body):
-    goal: Annotated[str, Field(max_length=MAX_GOAL_CHARS)]
+    goal: Annotated[str, Field(max_length=MAX_GOAL_CHARS, json_schema_extra=NOT_BLANK)]
     max_steps: Annotated[int, Field(ge=1, le=MAX_JOB_STEPS)] = 100
     max_duration: Duration | None = None
     schedule: Schedule | None = None

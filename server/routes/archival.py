@@ -12,7 +12,7 @@ from server.schemas import AgentPath, ArchivalList, PassageCreate, PassagePath
 async def list_passages(call: Call) -> ArchivalOut:
     agent_id = call.path(AgentPath).agent_id
     query = call.query(ArchivalList)
-    if query.query:
+    if query.query is not None:
         limit = query.limit or 10
         hits, total = await run_in_threadpool(
             call.runtime.search_archival,

@@ -142,7 +142,7 @@ operations = [
         path_params=JobPath,
         query=EventsQuery,
         headers=EventsHeaders,
-        stream=True,
+        events={"*": None},
         errors=(404,),
     ),
 ]

@@ -17,7 +17,7 @@ from agent_runtime.storage.tables import Message
 from server import sse
 from server.api import Call, Operation
 from server.errors import error_body
-from server.responses import MessageOut, MessagesOut, TurnOut
+from server.responses import MessageOut, MessagesOut, ToolCallEvent, TurnDone, TurnOut
 from server.schemas import AgentPath, MessageList, SendMessages
 
 log = logging.getLogger("recalld.server")
@@ -67,7 +67,7 @@ def _events_for(message: Message) -> list[str]:
     if message.content:
         events.append(sse.event("assistant_message", data, out.id))
     for tool_call in out.tool_calls:
-        data = {**tool_call.model_dump(), "message_id": out.id}
+        data = ToolCallEvent(**tool_call.model_dump(), message_id=out.id).model_dump()
         events.append(sse.event("tool_call", data, out.id))
     return events
 
@@ -113,9 +113,7 @@ async def stream_messages(call: Call) -> StreamingResponse:
                     yield event
             elif kind == "done":
                 result: TurnResult = payload
-                yield sse.event(
-                    "done", TurnOut.of(result).model_dump(mode="json", exclude={"messages"})
-                )
+                yield sse.event("done", TurnDone.of(result).model_dump(mode="json"))
                 return
             else:
                 yield sse.event("error", payload)
@@ -162,7 +160,13 @@ operations = [
         "committed.",
         path_params=AgentPath,
         body=SendMessages,
-        stream=True,
+        events={
+            "user_message": MessageOut,
+            "assistant_message": MessageOut,
+            "tool_call": ToolCallEvent,
+            "tool_result": MessageOut,
+            "done": TurnDone,
+        },
         errors=(404,),
     ),
     Operation(

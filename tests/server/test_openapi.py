@@ -112,3 +112,28 @@ def test_limits_show_in_the_schema(client: TestClient) -> None:
     delete = doc["paths"]["/v1/agents/{agent_id}/archival/{passage_id}"]["delete"]
     passage_id = next(p for p in delete["parameters"] if p["name"] == "passage_id")["schema"]
     assert passage_id["type"] == "integer" and passage_id["maximum"] == limits.MAX_ID_VALUE
+
+
+def test_streams_describe_their_events(client: TestClient) -> None:
+    doc = document(client)
+    stream = doc["paths"]["/v1/agents/{agent_id}/messages/stream"]["post"]["responses"]["200"]
+    options = stream["content"]["text/event-stream"]["schema"]["oneOf"]
+    data_of = {
+        o["properties"]["event"]["const"]: o["properties"]["data"]["contentSchema"]["$ref"]
+        for o in options
+    }
+    assert set(data_of) == {
+        "user_message",
+        "assistant_message",
+        "tool_call",
+        "tool_result",
+        "done",
+        "error",
+    }
+    assert data_of["done"].endswith("/TurnDone") and data_of["error"].endswith("/ErrorBody")
+
+
+def test_a_body_is_required_when_a_field_is(client: TestClient) -> None:
+    paths = document(client)["paths"]
+    assert paths["/v1/agents"]["post"]["requestBody"]["required"] is True
+    assert paths["/v1/agents/{agent_id}"]["patch"]["requestBody"]["required"] is False

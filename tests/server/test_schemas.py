@@ -89,3 +89,27 @@ def test_a_search_query_over_its_limit_is_422(client: TestClient) -> None:
         response = client.get(f"/v1/agents/{agent_id}/{kind}", params={"query": long})
         assert response.status_code == 422 and response.json()["error"]["field"] == "query"
         assert str(limits.MAX_QUERY_CHARS) in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/v1/jobs?agent_id=", "agent_id"),  # an empty value is a value, not "absent"
+        ("/v1/agents?limit=", "limit"),
+        ("/v1/blocks?label=0.5", "label"),
+        ("/v1/agents?name=%20padded", "name"),
+        ("/v1/agents?name=a/b", "name"),
+    ],
+)
+def test_query_values_are_held_to_their_documented_patterns(
+    client: TestClient, url: str, field: str
+) -> None:
+    response = client.get(url)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+
+
+def test_an_empty_archival_query_is_a_search_not_a_listing(client: TestClient) -> None:
+    agent_id = new_agent(client)
+    response = client.get(f"/v1/agents/{agent_id}/archival?query=")
+    assert response.status_code == 422 and response.json()["error"]["field"] == "query"
