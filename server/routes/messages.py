@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,16 +10,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from agent_runtime import messages as messages_
-from agent_runtime.errors import InvalidInput, LimitExceeded, RecalldError
+from agent_runtime.errors import InvalidInput, LimitExceeded
 from agent_runtime.loop import TurnResult
 from agent_runtime.storage.tables import Message
 from server import sse
 from server.api import Call, Operation
-from server.errors import error_body
+from server.errors import body_for
 from server.responses import MessageOut, MessagesOut, ToolCallEvent, TurnDone, TurnOut
 from server.schemas import AgentPath, MessageList, SendMessages
 
-log = logging.getLogger("recalld.server")
 PROVIDER_ERRORS = (409, 429, 502, 504)
 
 
@@ -93,11 +91,8 @@ async def stream_messages(call: Call) -> StreamingResponse:
                 on_message=lambda _kind, row: put(("message", row)),
             )
             put(("done", result))
-        except RecalldError as exc:
-            put(("error", error_body(exc.code, exc.message, exc.field)))
-        except Exception:
-            log.exception("streamed turn failed for %s", agent_id)
-            put(("error", error_body("internal", "internal server error")))
+        except Exception as exc:
+            put(("error", body_for(exc, f"the streamed turn of {agent_id}")[1]))
 
     # The turn runs on its own; the response only watches it.
     background: set[asyncio.Future[None]] = call.request.app.state.background
