@@ -13,17 +13,21 @@ from agent_runtime import blocks as blocks_
 from agent_runtime.context import refresh_system
 from agent_runtime.errors import Conflict, InvalidInput, NotFound
 from agent_runtime.limits import (
+    MAX_AGENT_NAME_CHARS,
     MAX_BLOCKS_PER_AGENT,
+    MAX_CONTEXT_WINDOW,
     MAX_MODEL_CHARS,
     MAX_STEPS_LIMIT,
     MAX_SYSTEM_CHARS,
+    MIN_CONTEXT_WINDOW,
 )
 from agent_runtime.settings import Settings
 from agent_runtime.specs import AgentPatch, AgentSpec, BlockSpec
 from agent_runtime.storage.tables import Agent, utcnow
 from agent_runtime.tokens import TokenCounter
 
-NAME = re.compile(r"[\w .\-]{1,100}")
+# Letters, digits, '.', '-', '_' and inner spaces; matched whole, so no trailing newline.
+NAME = re.compile(rf"[\w.\-](?:[\w .\-]{{0,{MAX_AGENT_NAME_CHARS - 2}}}[\w.\-])?")
 DEFAULT_PERSONA = "I am a helpful assistant with a long memory."
 PERSONA_ABOUT = "Who you are and how you speak."
 HUMAN_ABOUT = "What you know about the user."
@@ -43,13 +47,16 @@ def _check(
     name: str | None, context_window: int | None, max_steps: int | None, system: str | None
 ) -> None:
     # fullmatch: "$" would let a trailing newline through ("human" and "human\n" side by side)
-    if name is not None and (not NAME.fullmatch(name) or name != name.strip()):
+    if name is not None and not NAME.fullmatch(name):
         raise InvalidInput(
             "name must be 1-100 letters, digits, inner spaces, '.', '-' or '_'", field="name"
         )
-    if context_window is not None and not 256 <= context_window <= 10_000_000:
+    if context_window is not None and not (
+        MIN_CONTEXT_WINDOW <= context_window <= MAX_CONTEXT_WINDOW
+    ):
         raise InvalidInput(
-            "context_window must be 256 to 10,000,000 tokens", field="context_window"
+            f"context_window must be {MIN_CONTEXT_WINDOW} to {MAX_CONTEXT_WINDOW:,} tokens",
+            field="context_window",
         )
     if max_steps is not None and not 1 <= max_steps <= MAX_STEPS_LIMIT:
         raise InvalidInput(f"max_steps must be 1 to {MAX_STEPS_LIMIT}", field="max_steps")

@@ -8,18 +8,18 @@ import uuid
 from sqlmodel import Session, col, select
 
 from agent_runtime.errors import Conflict, InvalidInput, LimitExceeded, NotFound
-from agent_runtime.limits import MAX_BLOCK_DESCRIPTION_CHARS, MAX_BLOCK_LIMIT
+from agent_runtime.limits import MAX_BLOCK_DESCRIPTION_CHARS, MAX_BLOCK_LIMIT, MAX_LABEL_CHARS
 from agent_runtime.specs import BlockPatch, BlockSpec
 from agent_runtime.storage.tables import AgentBlock, Block, utcnow
 
-LABEL = re.compile(r"[a-z][a-z0-9_]{0,39}")  # matched whole: no trailing newline
+LABEL = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_LABEL_CHARS - 1}}}")  # matched whole: no "\n"
 
 
 def validate(spec: BlockSpec) -> None:
     if not LABEL.fullmatch(spec.label):
         raise InvalidInput(
             f"block label {spec.label!r} must be lower-case letters, digits and _ "
-            "(starting with a letter, at most 40)",
+            f"(starting with a letter, at most {MAX_LABEL_CHARS})",
             field="label",
         )
     if not 1 <= spec.limit <= MAX_BLOCK_LIMIT:

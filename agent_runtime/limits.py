@@ -8,14 +8,21 @@ with the limit named in the message; nothing is cut silently.
 
 from __future__ import annotations
 
+# Ids and pages
+MAX_ID_CHARS = 100  # the ids we make are under 40 characters
+MAX_PAGE = 500  # rows per page of a REST listing
+
 # Agents
 MAX_AGENT_NAME_CHARS = 100
+MIN_CONTEXT_WINDOW = 256
+MAX_CONTEXT_WINDOW = 10_000_000
 MAX_MODEL_CHARS = 200
 MAX_BASE_URL_CHARS = 2_000
 MAX_SYSTEM_CHARS = 20_000  # an agent's instructions
 MAX_STEPS_LIMIT = 1_000
 
 # Core memory
+MAX_LABEL_CHARS = 40
 MAX_BLOCK_LIMIT = 100_000  # a block's own size limit may be set up to this
 MAX_BLOCK_DESCRIPTION_CHARS = 1_000
 MAX_BLOCKS_PER_AGENT = 32
@@ -38,6 +45,7 @@ MAX_OFFSET = 10_000
 MAX_GOAL_CHARS = 20_000
 MAX_JOB_STEPS = 10_000
 MAX_SCHEDULE_SECONDS = 366 * 86_400  # an interval schedule runs at least once a year
+MAX_SCHEDULE_CHARS = 100  # an interval or a five-field cron line
 
 # Requests
 MAX_JSON_DEPTH = 32  # nesting of a request body

@@ -166,7 +166,11 @@ class TurnRunner:
             memory = AgentMemory(session, agent, self.s.searcher, embedder, result.first_id)
             tool_memory = options.memory_factory(memory) if options.memory_factory else memory
             calls = [
-                c if c.id else ToolCall(f"call_{uuid.uuid4().hex[:12]}", c.name, c.arguments)
+                ToolCall(
+                    messages_.storable(c.id) or f"call_{uuid.uuid4().hex[:12]}",
+                    messages_.storable(c.name),
+                    messages_.storable(c.arguments),
+                )
                 for c in response.tool_calls
             ]
             assistant = Message(
@@ -174,7 +178,7 @@ class TurnRunner:
                 turn_id=result.turn_id,
                 step=result.steps,
                 role="assistant",
-                content=response.content,
+                content=messages_.storable(response.content),
                 tool_calls=[c.to_openai() for c in calls] or None,
             )
             new = [assistant]
@@ -187,7 +191,9 @@ class TurnRunner:
                         role="tool",
                         tool_call_id=call.id,
                         name=call.name,
-                        content=self._run_tool(tools, tool_memory, call, agent.context_window),
+                        content=messages_.storable(
+                            self._run_tool(tools, tool_memory, call, agent.context_window)
+                        ),
                     )
                 )
             messages_.chain(new, messages_.last_spoken_in(request.messages))

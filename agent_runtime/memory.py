@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from agent_runtime import blocks as blocks_
+from agent_runtime import messages as messages_
 from agent_runtime import tags as tags_
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import NotFound
@@ -49,15 +50,17 @@ class AgentMemory:
 
     def write_block(self, label: str, value: str) -> None:
         block = self._block(label)
-        block.value = value
+        block.value = messages_.storable(value)
         block.updated_at = utcnow()
         self.session.add(block)
         self.changed_blocks.add(block.id)
         self._touch()
 
     def insert_passage(self, text: str, tags: list[str], created_at: datetime | None = None) -> int:
+        text = messages_.storable(text)
         check_text(text)
-        passage = Passage(agent_id=self.agent.id, text=text, tags=tags_.clean(tags), origin="agent")
+        clean_tags = tags_.clean(messages_.storable(t) for t in tags)
+        passage = Passage(agent_id=self.agent.id, text=text, tags=clean_tags, origin="agent")
         if created_at is not None:
             passage.created_at = created_at
         self.session.add(passage)

@@ -18,6 +18,11 @@ MAX_INPUT_CHARS = 200_000
 SPOKEN = ("user", "assistant")  # what the conversation says, as against tool traffic
 
 
+def storable(text: str) -> str:
+    """Text as every database keeps it: PostgreSQL refuses NUL, which a model may emit."""
+    return text.replace("\x00", "")
+
+
 def to_openai(message: Message) -> dict[str, Any]:
     """The message as the OpenAI chat format has it."""
     if message.role == "assistant":

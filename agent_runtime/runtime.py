@@ -205,13 +205,6 @@ class Runtime(ArchivalMemory, RecallMemory):
         inputs = [_as_input(m) for m in messages]
         if not inputs:
             raise InvalidInput("send at least one message", field="messages")
-        most = self.settings.max_messages_per_send
-        if len(inputs) > most:
-            raise LimitExceeded(
-                f"{len(inputs)} messages in one send; the limit is {most} "
-                "(RECALLD_MAX_MESSAGES_PER_SEND)",
-                field="messages",
-            )
         if max_steps is not None and not 1 <= max_steps <= MAX_STEPS_LIMIT:
             raise InvalidInput(f"max_steps must be 1 to {MAX_STEPS_LIMIT}", field="max_steps")
         if idempotency_key is not None:
@@ -233,11 +226,7 @@ class Runtime(ArchivalMemory, RecallMemory):
         lease_seconds: float | None = None,
     ) -> TurnResult:
         """Run a turn with full control (tools, hooks); `send` is the everyday form."""
-        for role, content in inputs:  # bad input is refused before waiting on a busy agent
-            messages_.check_input(role, content)
-        agent = self.get_agent(agent_id, tenant=tenant)
-        # Checked again per turn: API keys (and so the allow-list) may have come since.
-        self.services.endpoints.check(agent.model_base_url, multi_tenant=self.multi_tenant())
+        self.check_turn(agent_id, inputs, tenant=tenant)
         lease = Lease(
             self.engine,
             agent_id,
@@ -259,6 +248,28 @@ class Runtime(ArchivalMemory, RecallMemory):
                 with transaction(self.engine) as session:
                     idempotency.finish(session, agent_id, key, lease.stop_reason, result)
             lease.release()
+
+    def check_turn(
+        self, agent_id: str, inputs: list[tuple[str, str]], *, tenant: str = DEFAULT_TENANT
+    ) -> None:
+        """Every refusal a turn can meet before it starts (its input, the agent, where its model
+        is), checked before waiting on a busy agent, and by a stream before it answers 200."""
+        most = self.settings.max_messages_per_send
+        if len(inputs) > most:
+            raise LimitExceeded(
+                f"{len(inputs)} messages in one send; the limit is {most} "
+                "(RECALLD_MAX_MESSAGES_PER_SEND)",
+                field="messages",
+            )
+        for i, (role, content) in enumerate(inputs):
+            try:
+                messages_.check_input(role, content)
+            except InvalidInput as exc:
+                where = f"messages[{i}]"
+                raise InvalidInput(f"{where}: {exc.message}", field=f"{where}.{exc.field}") from exc
+        agent = self.get_agent(agent_id, tenant=tenant)
+        # Checked per turn: API keys (and so the allow-list) may have come since the agent.
+        self.services.endpoints.check(agent.model_base_url, multi_tenant=self.multi_tenant())
 
     def _replay(self, agent_id: str, key: str, inputs: list[tuple[str, str]]) -> TurnResult | None:
         with self._read() as session:

@@ -180,9 +180,11 @@ class TurnDone(Out):
     """How a turn ended: the `done` event of a streamed turn."""
 
     turn_id: str
-    stop_reason: str  # end_turn, max_steps, error, cancelled
+    stop_reason: str  # end_turn, max_steps, error, cancelled; interrupted on a replay
     steps: int
     usage: Usage
+    # True when an Idempotency-Key matched an earlier send: this is that turn, not a new one.
+    replayed: bool = False
 
     @classmethod
     def of(cls, result: TurnResult) -> TurnDone:
@@ -191,6 +193,7 @@ class TurnDone(Out):
             turn_id=result.turn_id,
             stop_reason=result.stop_reason,
             steps=result.steps,
+            replayed=result.replayed,
             usage=Usage(
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from agent_runtime import agents as agents_
 from agent_runtime import blocks as blocks_
 from agent_runtime.jobs import interval_seconds
 from agent_runtime.limits import (
@@ -23,19 +24,26 @@ from agent_runtime.limits import (
     MAX_BLOCK_DESCRIPTION_CHARS,
     MAX_BLOCK_LIMIT,
     MAX_BLOCKS_PER_AGENT,
+    MAX_CONTEXT_WINDOW,
     MAX_GOAL_CHARS,
+    MAX_ID_CHARS,
     MAX_ID_VALUE,
+    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_IMPORT,
     MAX_INPUT_CHARS,
     MAX_JOB_STEPS,
+    MAX_LABEL_CHARS,
     MAX_MODEL_CHARS,
     MAX_OFFSET,
+    MAX_PAGE,
     MAX_PASSAGE_CHARS,
     MAX_QUERY_CHARS,
+    MAX_SCHEDULE_CHARS,
     MAX_STEPS_LIMIT,
     MAX_SYSTEM_CHARS,
     MAX_TAG_CHARS,
     MAX_TAGS,
+    MIN_CONTEXT_WINDOW,
 )
 from agent_runtime.specs import (
     DEFAULT_BLOCK_LIMIT,
@@ -48,14 +56,7 @@ from agent_runtime.specs import (
 from memory_tools import ToolError
 from memory_tools.results import parse_day
 
-# Not yet in agent_runtime/limits.py: the ids we make are under 40 characters, a cron line or an
-# interval well under 100; the window bounds are the ones agent_runtime/agents.py checks.
-MAX_ID_CHARS = 100
-MAX_SCHEDULE_CHARS = 100
-MIN_CONTEXT_WINDOW, MAX_CONTEXT_WINDOW = 256, 10_000_000
-MAX_PAGE = 500
-# The agent name rule of agent_runtime/agents.py as one pattern: no space at either end.
-AGENT_NAME = re.compile(r"[\w.\-](?:[\w .\-]{0,98}[\w.\-])?")
+AGENT_NAME = agents_.NAME  # the runtime's rule, shown in the schema
 # The times we read: a date, or a date and time to the minute at least, with an optional zone.
 TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -143,7 +144,7 @@ AgentName = Annotated[
 ]
 Label = Annotated[
     str,
-    Field(max_length=40, json_schema_extra={"pattern": f"^{blocks_.LABEL.pattern}$"}),
+    Field(max_length=MAX_LABEL_CHARS, json_schema_extra={"pattern": f"^{blocks_.LABEL.pattern}$"}),
     AfterValidator(_label),
 ]
 ModelName = Annotated[str, Field(min_length=1, max_length=MAX_MODEL_CHARS)]
@@ -171,6 +172,9 @@ Duration = Annotated[
             "description": "Seconds, or an interval like 90s, 30m, 2h or 1d.",
         }
     ),
+]
+IdempotencyKeyText = Annotated[
+    str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_CHARS, pattern=r"^[\x21-\x7e]+$")
 ]
 # The runtime checks the interval or cron line, and how often it may run.
 Schedule = Annotated[str, Field(max_length=MAX_SCHEDULE_CHARS)]
@@ -373,6 +377,15 @@ class JobList(Params):
 
 class EventsQuery(Params):
     after: Cursor | None = Field(None, description="an event id, as Last-Event-ID")
+
+
+class SendHeaders(Params):
+    idempotency_key: IdempotencyKeyText | None = Field(
+        None,
+        alias="Idempotency-Key",
+        description="a retry with the same key returns the turn the first send saved "
+        "(replayed: true) instead of running another",
+    )
 
 
 class EventsHeaders(Params):

@@ -9,47 +9,36 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from agent_runtime import messages as messages_
-from agent_runtime.errors import InvalidInput, LimitExceeded
 from agent_runtime.loop import TurnResult
 from agent_runtime.storage.tables import Message
 from server import sse
 from server.api import Call, Operation
 from server.errors import body_for
 from server.responses import MessageOut, MessagesOut, ToolCallEvent, TurnDone, TurnOut
-from server.schemas import AgentPath, MessageList, SendMessages
+from server.schemas import AgentPath, MessageList, SendHeaders, SendMessages
 
 PROVIDER_ERRORS = (409, 429, 502, 504)
 
 
-def _inputs(call: Call) -> tuple[list[tuple[str, str]], int | None]:
-    """The messages to send, all checked before the turn (or its stream) starts."""
+async def _checked(call: Call) -> tuple[str, list[tuple[str, str]], int | None, str | None]:
+    """The agent, the messages to send, max_steps and the idempotency key, with everything the
+    turn would refuse checked before it (or its stream) starts."""
     body = call.body(SendMessages)
-    limit = call.settings.max_messages_per_send
-    if len(body.messages) > limit:
-        raise LimitExceeded(
-            f"{len(body.messages)} messages in one send; the limit is {limit} "
-            "(max_messages_per_send, set by RECALLD_MAX_MESSAGES_PER_SEND)",
-            field="messages",
-        )
+    agent_id = call.path(AgentPath).agent_id
     inputs: list[tuple[str, str]] = [(m.role, m.content) for m in body.messages]
-    for i, (role, content) in enumerate(inputs):
-        try:
-            messages_.check_input(role, content)
-        except InvalidInput as exc:
-            where = f"messages[{i}]"
-            raise InvalidInput(f"{where}: {exc.message}", field=f"{where}.{exc.field}") from exc
-    return inputs, body.max_steps
+    await run_in_threadpool(call.runtime.check_turn, agent_id, inputs, tenant=call.tenant)
+    return agent_id, inputs, body.max_steps, call.headers(SendHeaders).idempotency_key
 
 
 async def send_messages(call: Call) -> TurnOut:
-    inputs, max_steps = _inputs(call)
+    agent_id, inputs, max_steps, key = await _checked(call)
     result = await run_in_threadpool(
         call.runtime.send,
-        call.path(AgentPath).agent_id,
+        agent_id,
         inputs,
         tenant=call.tenant,
         max_steps=max_steps,
+        idempotency_key=key,
     )
     return TurnOut.of(result)
 
@@ -71,10 +60,8 @@ def _events_for(message: Message) -> list[str]:
 
 
 async def stream_messages(call: Call) -> StreamingResponse:
-    inputs, max_steps = _inputs(call)
-    agent_id = call.path(AgentPath).agent_id
+    agent_id, inputs, max_steps, key = await _checked(call)
     runtime, tenant = call.runtime, call.tenant
-    await run_in_threadpool(runtime.get_agent, agent_id, tenant=tenant)
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
@@ -89,6 +76,7 @@ async def stream_messages(call: Call) -> StreamingResponse:
                 tenant=tenant,
                 max_steps=max_steps,
                 on_message=lambda _kind, row: put(("message", row)),
+                idempotency_key=key,
             )
             put(("done", result))
         except Exception as exc:
@@ -108,6 +96,9 @@ async def stream_messages(call: Call) -> StreamingResponse:
                     yield event
             elif kind == "done":
                 result: TurnResult = payload
+                for message in result.messages if result.replayed else []:
+                    for event in _events_for(message):  # the saved turn, as it was streamed
+                        yield event
                 yield sse.event("done", TurnDone.of(result).model_dump(mode="json"))
                 return
             else:
@@ -140,6 +131,7 @@ operations = [
         "(end_turn, max_steps, error, cancelled) and token usage. At most max_messages_per_send "
         "messages (RECALLD_MAX_MESSAGES_PER_SEND); more is a 413.",
         path_params=AgentPath,
+        headers=SendHeaders,
         body=SendMessages,
         response=TurnOut,
         errors=(404, *PROVIDER_ERRORS),
@@ -154,6 +146,7 @@ operations = [
         "disconnects does not stop or corrupt the turn: it runs to the end and every step is "
         "committed.",
         path_params=AgentPath,
+        headers=SendHeaders,
         body=SendMessages,
         events={
             "user_message": MessageOut,

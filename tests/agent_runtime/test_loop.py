@@ -205,3 +205,14 @@ def test_huge_tool_results_are_cut_to_fit_the_window(
     tool = next(m for m in result.messages if m.role == "tool")
     assert len(tool.content) < 2000
     assert "more characters cut" in tool.content
+
+
+def test_nul_from_the_model_is_not_stored(runtime: Runtime, fake_llm: ScriptedLLM) -> None:
+    """PostgreSQL refuses NUL in text: a reply carrying one used to fail its step's commit."""
+    agent_id = make_agent(runtime)
+    fake_llm.reply(archival_memory_insert={"content": "a\x00b"})
+    fake_llm.reply("ok\x00!")
+    result = runtime.send(agent_id, ["hi"])
+    assert result.messages[-1].content == "ok!"
+    assert "\x00" not in (result.messages[1].tool_calls or [{}])[0]["function"]["arguments"]
+    assert runtime.passages(agent_id)[0].text == "ab"

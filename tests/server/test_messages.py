@@ -173,7 +173,8 @@ def test_message_input_is_validated(client: TestClient) -> None:
 def test_more_messages_than_a_send_allows_is_413_naming_the_setting(
     settings: Settings, runtime: Runtime
 ) -> None:
-    app = create_app(settings.with_(max_messages_per_send=2), runtime=runtime, workers=0)
+    runtime.settings = settings.with_(max_messages_per_send=2)  # the runtime decides
+    app = create_app(runtime.settings, runtime=runtime, workers=0)
     with TestClient(app, client=("127.0.0.1", 1)) as client:
         agent_id = new_agent(client)
         three = {"messages": [{"content": "a"}, {"content": "b"}, {"content": "c"}]}
@@ -214,3 +215,41 @@ def test_a_failure_inside_a_stream_ends_it_with_an_error_event(
         "error",
         {"error": {"code": "internal", "message": "internal server error"}},
     )
+
+
+def test_a_send_retried_with_its_idempotency_key_returns_the_saved_turn(
+    client: TestClient, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = new_agent(client)
+    url = f"/v1/agents/{agent_id}/messages"
+    body = {"messages": [{"content": "pay invoice 7"}]}
+    fake_llm.reply("paid")
+    first = client.post(url, json=body, headers={"Idempotency-Key": "pay-7"}).json()
+    again = client.post(url, json=body, headers={"Idempotency-Key": "pay-7"}).json()
+    assert first["replayed"] is False and again["replayed"] is True
+    assert again["turn_id"] == first["turn_id"] and again["messages"] == first["messages"]
+    streamed = client.post(f"{url}/stream", json=body, headers={"Idempotency-Key": "pay-7"})
+    kinds = [(kind, data.get("content")) for kind, data in events(streamed.text)]
+    assert kinds[:2] == [("user_message", "pay invoice 7"), ("assistant_message", "paid")]
+    assert kinds[-1][0] == "done" and events(streamed.text)[-1][1]["replayed"] is True
+    assert len(client.get(url).json()["data"]) == 2  # one turn, however often it was sent
+    other = client.post(
+        url, json={"messages": [{"content": "x"}]}, headers={"Idempotency-Key": "pay-7"}
+    )
+    assert other.status_code == 409 and other.json()["error"]["field"] == "idempotency_key"
+    bad = client.post(url, json=body, headers={"Idempotency-Key": "has space"})
+    assert bad.status_code == 422
+
+
+def test_a_stream_refuses_a_base_url_before_it_starts(client: TestClient, runtime: Runtime) -> None:
+    from agent_runtime import keys
+
+    agent_id = new_agent(client, model_base_url="http://10.1.2.3/v1")  # fine without keys
+    key = keys.create(runtime.engine, "default")
+    response = client.post(
+        f"/v1/agents/{agent_id}/messages/stream",
+        json={"messages": [{"content": "hi"}]},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert response.status_code == 422, response.text
+    assert "RECALLD_ALLOWED_BASE_URLS" in response.json()["error"]["message"]
