@@ -10,6 +10,7 @@
     ├── ContextTooSmall (422, "context_too_small")
     ├── Unauthorized (401, "unauthorized")
     ├── ConfigurationError (500, "configuration")
+    ├── IndexUnavailable (503, "index_unavailable")
     └── ProviderError (502, "provider_error")
         ├── ProviderTimeout (504, "provider_timeout")
         ├── ProviderRateLimited (429, "provider_rate_limited")
@@ -76,6 +77,18 @@ class Unauthorized(RecalldError):
 class ConfigurationError(RecalldError):
     code = "configuration"
     status = 500
+
+
+class IndexUnavailable(RecalldError):
+    """The vector index or an embedder fails for every row: no row is to blame. `shared` when
+    every tenant is affected (the index, or the default embedder), not one agent's setup."""
+
+    code = "index_unavailable"
+    status = 503
+
+    def __init__(self, message: str, *, shared: bool = True) -> None:
+        super().__init__(message)
+        self.shared = shared
 
 
 class ProviderError(RecalldError):

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from agent_runtime import parts
 from agent_runtime.embedding import Embedder
-from agent_runtime.errors import ProviderBadRequest, RecalldError
+from agent_runtime.errors import IndexUnavailable, ProviderBadRequest
 from agent_runtime.messages import as_text
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
@@ -36,13 +36,6 @@ CATCH_UP_BATCHES = 2
 # Chroma, whatever its size) covers many steps instead of one.
 COALESCE_SECONDS = 0.25
 log = logging.getLogger(__name__)
-
-
-class IndexUnavailable(RecalldError):
-    """The vector index (or the embedder) fails for every row: nobody's rows are to blame."""
-
-    code = "index_unavailable"
-    status = 503
 
 
 @dataclass
@@ -59,6 +52,9 @@ class Failure:
     agent_id: str
     error: str
     at: datetime
+    # The cause is shared by every tenant (the index, or the default embedder, is down), as
+    # against one agent's own (its embedding model, its collection).
+    shared: bool = False
 
 
 class Batch:
@@ -81,11 +77,16 @@ class Batch:
 
 class Indexer:
     def __init__(
-        self, engine: Engine, index: VectorIndex, embedder_for: Callable[[str], Embedder]
+        self,
+        engine: Engine,
+        index: VectorIndex,
+        embedder_for: Callable[[str], Embedder],
+        shared_embedding: str = "local",
     ) -> None:
         self.engine = engine
         self.index = index
         self.embedder_for = embedder_for
+        self.shared_embedding = shared_embedding  # the default: its failure is everyone's
         self._pending: set[str] = set()
         self._wake = threading.Condition()
         self._agent_locks: dict[str, threading.Lock] = {}
@@ -141,7 +142,8 @@ class Indexer:
             done = self.index_agent(agent_id)
         except Exception as exc:  # the rows stay pending; the next catch-up retries
             log.exception("indexing failed for agent %s", agent_id)
-            self._failures[agent_id] = Failure(agent_id, _describe(exc), utcnow())
+            shared = isinstance(exc, IndexUnavailable) and exc.shared
+            self._failures[agent_id] = Failure(agent_id, _describe(exc), utcnow(), shared)
             return 0
         self._failures.pop(agent_id, None)
         return done
@@ -185,6 +187,11 @@ class Indexer:
                 "at": failure.at.isoformat(),
             },
         }
+
+    def degraded(self) -> bool:
+        """Whether indexing fails for everyone (the index, or the default embedder, is down):
+        one tenant's failing agent never makes the server degraded for the others."""
+        return any(f.shared for f in list(self._failures.values()))
 
     # -- the work ---------------------------------------------------------------------------
 
@@ -236,7 +243,7 @@ class Indexer:
                 outcome = self._write(agent_id, *found)
             except IndexUnavailable as exc:
                 log.warning("search indexing skipped for %s: %s", agent_id, exc)
-                self._failures[agent_id] = Failure(agent_id, str(exc), utcnow())
+                self._failures[agent_id] = Failure(agent_id, str(exc), utcnow(), exc.shared)
                 return
             self._mark(session, outcome)
             session.flush()
@@ -273,7 +280,7 @@ class Indexer:
             raise
         except Exception as exc:
             if not self.index.healthy():
-                raise IndexUnavailable(f"the vector index is unavailable: {exc}") from exc
+                raise IndexUnavailable(f"the vector index is unavailable: {exc}") from exc  # shared
             rows: list[Passage | Message] = [*passages, *messages]
             if len(rows) == 1:
                 return Outcome([], [(rows[0], _describe(exc))], 0)
@@ -288,7 +295,9 @@ class Indexer:
             except Exception as exc:
                 outcome.failed.append((row, _describe(exc)))
         if not outcome.indexed and len(outcome.failed) > 1:  # every row: not the rows' fault
-            raise IndexUnavailable(f"indexing failed for every row: {outcome.failed[0][1]}")
+            raise IndexUnavailable(
+                f"indexing failed for every row: {outcome.failed[0][1]}", shared=False
+            )
         return outcome
 
     def _upsert(
@@ -310,7 +319,7 @@ class Indexer:
                 self.index.upsert(
                     collection_name(embedder, agent_id, kind),
                     batch.ids,
-                    _embed(embedder, batch.texts),
+                    _embed(embedder, batch.texts, shared=embedding == self.shared_embedding),
                     batch.metas,
                 )
                 done += batch.rows
@@ -372,15 +381,15 @@ class Indexer:
 Row = TypeVar("Row", Passage, Message)
 
 
-def _embed(embedder: Embedder, texts: list[str]) -> np.ndarray:
+def _embed(embedder: Embedder, texts: list[str], *, shared: bool) -> np.ndarray:
     """The texts' vectors. An embedder that fails for any reason but the text itself (its
-    service is down, say) is nobody's row's fault."""
+    service is down, say) is nobody's row's fault; everyone's, if it is the default one."""
     try:
         return embedder.embed(texts)
     except ProviderBadRequest:  # the provider refused this text: the row's own fault
         raise
     except Exception as exc:
-        raise IndexUnavailable(f"the embedder failed: {_describe(exc)}") from exc
+        raise IndexUnavailable(f"the embedder failed: {_describe(exc)}", shared=shared) from exc
 
 
 def _key(row: Passage | Message) -> tuple[str, int]:

@@ -91,7 +91,7 @@ class Runtime(ArchivalMemory, RecallMemory):
                 else ChromaIndex(path=settings.chroma_path)
             )
         embedders = Embedders(embedder_factory or make_embedder)
-        indexer = Indexer(engine, index, embedders.get)
+        indexer = Indexer(engine, index, embedders.get, settings.default_embedding)
         searcher = Searcher(index, indexer.catch_up, fusion)
         if background_indexing:
             indexer.start()
@@ -377,6 +377,21 @@ class Runtime(ArchivalMemory, RecallMemory):
         if agent_id is not None:
             self.get_agent(agent_id, tenant=tenant or DEFAULT_TENANT)
         return self.services.indexer.status(tenant=tenant, agent_id=agent_id)
+
+    def health(self, *, tenant: str | None) -> dict[str, object]:
+        """`status` (ok, or degraded while indexing fails for everyone), and the indexer's
+        figures for one tenant, or for all (tenant=None: the operator)."""
+        return {
+            "status": self.status(),
+            "database": self.engine.dialect.name,
+            "default_model": self.settings.default_model,
+            "auth": "api_keys" if self.multi_tenant() else "loopback_only",
+            "indexer": self.services.indexer.status(tenant=tenant),
+        }
+
+    def status(self) -> str:
+        """ok or degraded, and nothing else: what anyone may know."""
+        return "degraded" if self.services.indexer.degraded() else "ok"
 
     def retry_indexing(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> int:
         """Index an agent's parked rows again; returns how many were parked."""

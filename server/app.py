@@ -20,7 +20,7 @@ from agent_runtime.worker import WorkerPool
 from server import api, openapi
 from server.auth import Auth
 from server.errors import HANDLERS
-from server.routes import agents, archival, blocks, health, jobs, messages, recall
+from server.routes import agents, archival, blocks, health, indexing, jobs, messages, recall
 
 log = logging.getLogger("recalld.server")
 
@@ -31,6 +31,7 @@ OPERATIONS: list[api.Operation] = [
     *blocks.operations,
     *archival.operations,
     *recall.operations,
+    *indexing.operations,
     *jobs.operations,
 ]
 

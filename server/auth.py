@@ -18,24 +18,46 @@ def is_loopback(host: str | None) -> bool:
 class Auth:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self._keys_configured: bool | None = None
 
     def keys_configured(self) -> bool:
         # Checked per request until a key exists, so a key made while the server runs takes effect.
-        if not self._keys_configured:
-            self._keys_configured = keys.any_configured(self.runtime.engine)
-        return self._keys_configured
+        return self.runtime.multi_tenant()
 
     def tenant(self, request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            tenant = keys.tenant_for(self.runtime.engine, header[7:].strip())
-            if tenant is None:
-                raise Unauthorized("the API key is not valid")
-            return tenant
+        keyed = self._keyed(request)
+        if keyed is not None:
+            return keyed
         if self.keys_configured():
             raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
         client = request.client.host if request.client else None
         if not is_loopback(client):
             raise Unauthorized("with no API key configured, only loopback clients are served")
         return DEFAULT_TENANT
+
+    def scope(self, request: Request) -> str | None | Anonymous:
+        """For public operations: a key's tenant; None for the operator (loopback, no keys
+        configured), who sees every tenant; `ANONYMOUS` for anyone else."""
+        keyed = self._keyed(request)
+        if keyed is not None:
+            return keyed
+        client = request.client.host if request.client else None
+        if self.keys_configured() or not is_loopback(client):
+            return ANONYMOUS
+        return None
+
+    def _keyed(self, request: Request) -> str | None:
+        """The tenant of the request's API key; None without one; a bad key is refused."""
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return None
+        tenant = keys.tenant_for(self.runtime.engine, header[7:].strip())
+        if tenant is None:
+            raise Unauthorized("the API key is not valid")
+        return tenant
+
+
+class Anonymous:
+    """A caller with no key, where keys are needed: it may know only that the server is up."""
+
+
+ANONYMOUS = Anonymous()

@@ -362,8 +362,28 @@ class HealthOut(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    status: str  # ok, or degraded while the background indexer fails
-    database: str
-    default_model: str
-    auth: str  # api_keys or loopback_only
-    indexer: dict[str, Any]
+    status: str  # ok, or degraded while indexing fails for everyone
+    # Only for a tenant's key or the operator: what it runs on, the indexer's figures.
+    database: str | None = None
+    default_model: str | None = None
+    auth: str | None = None  # api_keys or loopback_only
+    indexer: dict[str, Any] | None = None
+
+
+class IndexFailure(Out):
+    agent_id: str
+    error: str
+    at: str
+
+
+class IndexOut(Out):
+    """An agent's rows on their way into the vector index."""
+
+    pending_rows: int  # waiting for their vectors
+    parked_rows: int  # failed on their own too often; POST .../index/retry tries them again
+    failing_agents: int
+    last_error: IndexFailure | None
+
+
+class RetriedOut(Out):
+    retried: int  # parked rows given their attempts back

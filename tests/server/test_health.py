@@ -68,3 +68,44 @@ def test_a_failing_background_indexer_shows_in_health(client: TestClient, runtim
     body = wait_for(client, "ok")
     reported = {k: body["indexer"][k] for k in ("pending_rows", "failing_agents", "last_error")}
     assert reported == {"pending_rows": 0, "failing_agents": 0, "last_error": None}
+
+
+def test_without_a_key_health_says_only_up_or_degraded(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
+    from agent_runtime import keys
+
+    key = keys.create(runtime.engine, "acme")
+    assert client.get("/v1/health").json() == {"status": "ok"}
+    mine = client.get("/v1/health", headers={"Authorization": f"Bearer {key}"}).json()
+    assert mine["status"] == "ok" and mine["indexer"]["pending_rows"] == 0
+    bad = client.get("/v1/health", headers={"Authorization": "Bearer rk_wrong"})
+    assert bad.status_code == 401
+
+
+def test_a_tenant_sees_only_its_own_agents_failures(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
+    from agent_runtime import keys
+    from agent_runtime.specs import AgentSpec
+
+    acme, other = keys.create(runtime.engine, "acme"), keys.create(runtime.engine, "other")
+    theirs = runtime.create_agent(AgentSpec(name="o", embedding="broken-model"), tenant="other")
+    embedders = runtime.services.embedders._made
+    embedders["broken-model"] = Broken()  # this agent's own embedding model is down
+    runtime.insert_passage(theirs.id, "their row", tenant="other")
+    ours = runtime.create_agent(AgentSpec(name="a"), tenant="acme")
+    runtime.insert_passage(ours.id, "our row", tenant="acme")
+
+    def seen(key: str) -> dict:
+        return client.get("/v1/health", headers={"Authorization": f"Bearer {key}"}).json()
+
+    for _ in range(100):  # bounded: the background indexer records the failure
+        if seen(other)["indexer"]["failing_agents"] == 1:
+            break
+        time.sleep(0.1)
+    theirs_view, ours_view = seen(other), seen(acme)
+    assert theirs_view["indexer"]["last_error"]["agent_id"] == theirs.id
+    assert (
+        ours_view["indexer"]["failing_agents"] == 0 and ours_view["indexer"]["last_error"] is None
+    )
+    assert theirs.id not in str(ours_view)
+    # one tenant's broken setup does not make the server degraded for everyone
+    assert ours_view["status"] == theirs_view["status"] == "ok"
+    assert client.get("/v1/health").json() == {"status": "ok"}
