@@ -28,7 +28,7 @@ from agent_runtime.storage.tables import Job, JobEvent, utcnow
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 TERMINAL = ("succeeded", "failed", "cancelled")
 # At most 20 digits: enough for any interval under the limit, and int() never sees a huge string.
-INTERVAL = re.compile(r"^\s*(\d{1,20})\s*([smhd])\s*$")
+INTERVAL = re.compile(r"^\s*([0-9]{1,20})\s*([smhd])\s*$")  # ASCII: "٣h" is no interval
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL_SECONDS = 1
 SCHEDULE_HELP = (

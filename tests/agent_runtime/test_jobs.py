@@ -198,3 +198,10 @@ def test_a_run_that_completes_as_its_schedule_is_cancelled_queues_nothing(
     assert (done.status, done.result) == ("succeeded", "1")
     assert statuses(runtime, agent_id) == ["succeeded"]
     assert event_kinds(runtime, first.id)[-1] == "schedule_stopped"
+
+
+def test_intervals_are_ascii_digits() -> None:
+    from agent_runtime.jobs import interval_seconds
+
+    assert interval_seconds("3h") == 3 * 3600
+    assert interval_seconds("٣h") is None  # Arabic-Indic three: int() would take it
