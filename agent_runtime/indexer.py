@@ -32,6 +32,7 @@ from agent_runtime.vector_index import KINDS, Metadata, VectorIndex, collection_
 BATCH = 256
 MAX_ATTEMPTS = 5  # a row that failed this often on its own is parked until retried
 CATCH_UP_BATCHES = 2
+MAX_UNSAVED = 64  # a search scores at most this many of its own transaction's rows in memory
 # The background thread lets rows gather this long, so one upsert (about 10 ms in embedded
 # Chroma, whatever its size) covers many steps instead of one.
 COALESCE_SECONDS = 0.25
@@ -225,32 +226,56 @@ class Indexer:
                 failed |= {_key(row) for row, _error in outcome.failed}
                 done += outcome.count
 
-    def catch_up(self, session: Session, agent_id: str) -> None:
-        """Index an agent's newest pending rows inside the caller's transaction (read-your-writes).
+    def catch_up(self, session: Session, agent_id: str) -> list[Passage | Message]:
+        """Read-your-writes for a search inside the caller's transaction.
 
-        At most `CATCH_UP_BATCHES` batches, so a search after a bulk load or an upgrade answers
-        at once (older rows are found by keyword meanwhile) and the background thread does the
-        rest. Takes no agent lock: the caller may hold row locks the background thread waits for.
-        A failure here never fails the search: its rows are found by keyword meanwhile.
+        Rows already committed but not yet indexed are upserted (at most `CATCH_UP_BATCHES`
+        batches; the background thread does the rest) and marked in the caller's transaction:
+        if it rolls back they are only indexed again. Rows the caller's own transaction wrote
+        and has not committed never reach the index, since a rollback would leave their vectors
+        behind under ids that later rows reuse; they are returned, for the search to score in
+        memory. Takes no agent lock: the caller may hold row locks the background thread waits
+        for. A failure here never fails the search: rows are found by keyword meanwhile.
         """
         left = CATCH_UP_BATCHES if self._thread is not None else -1  # no thread: every row
-        failed: set[tuple[str, int]] = set()
+        skip: set[tuple[str, int]] = set()
+        unsaved: list[Passage | Message] = []
         while left:
-            found = self._pending_rows(session, agent_id, newest_first=True, skip=failed)
+            found = self._pending_rows(session, agent_id, newest_first=True, skip=skip)
             if not found:
                 break
-            try:
-                outcome = self._write(agent_id, *found)
-            except IndexUnavailable as exc:
-                log.warning("search indexing skipped for %s: %s", agent_id, exc)
-                self._failures[agent_id] = Failure(agent_id, str(exc), utcnow(), exc.shared)
-                return
-            self._mark(session, outcome)
-            session.flush()
-            failed |= {_key(row) for row, _error in outcome.failed}
+            embedding, passages, messages = found
+            rows: list[Passage | Message] = [*passages, *messages]
+            saved = self._committed(rows)
+            unsaved += [r for r in rows if _key(r) not in saved]
+            skip |= {_key(r) for r in rows if _key(r) not in saved}
+            passages = [p for p in passages if _key(p) in saved]
+            messages = [m for m in messages if _key(m) in saved]
+            if passages or messages:
+                try:
+                    outcome = self._write(agent_id, embedding, passages, messages)
+                except IndexUnavailable as exc:
+                    log.warning("search indexing skipped for %s: %s", agent_id, exc)
+                    self._failures[agent_id] = Failure(agent_id, str(exc), utcnow(), exc.shared)
+                    break
+                self._mark(session, outcome)
+                session.flush()
+                skip |= {_key(row) for row, _error in outcome.failed}
             left -= 1
         if not left:
             self.schedule(agent_id)  # the background thread takes the rest
+        return unsaved[:MAX_UNSAVED]
+
+    def _committed(self, rows: list[Passage | Message]) -> set[tuple[str, int]]:
+        """Which of `rows` another connection sees: those committed, not the caller's own."""
+        out: set[tuple[str, int]] = set()
+        with Session(self.engine) as fresh:
+            for table in (Passage, Message):
+                ids = [r.id for r in rows if isinstance(r, table)]
+                if ids:
+                    found = fresh.exec(select(table.id).where(col(table.id).in_(ids)))
+                    out |= {(table.__name__, int(i or 0)) for i in found}
+        return out
 
     def _pending_rows(
         self,
@@ -304,14 +329,17 @@ class Indexer:
         self, agent_id: str, embedding: str, passages: list[Passage], messages: list[Message]
     ) -> int:
         batches = {"passage": Batch(), "message": Batch()}
-        for p in passages:
+        rows: list[Passage | Message] = [*passages, *messages]
+        for row in rows:
+            found = vector_text(row)
+            if found is None:
+                continue
+            kind, prefix, text = found
             # Tags stay in the database (tags.py): the search filters dense hits by them there.
-            meta: Metadata = {"ts": epoch(p.created_at)}
-            batches["passage"].add("p", int(p.id or 0), p.text, meta)
-        for m in messages:
-            if m.role != "tool" and (m.content or m.tool_calls):
-                meta = {"role": m.role, "ts": epoch(m.created_at)}
-                batches["message"].add("m", int(m.id or 0), as_text(m), meta)
+            meta: Metadata = {"ts": epoch(row.created_at)}
+            if isinstance(row, Message):
+                meta["role"] = row.role
+            batches[kind].add(prefix, int(row.id or 0), text, meta)
         embedder = self.embedder_for(embedding)
         done = 0
         for kind, batch in batches.items():
@@ -379,6 +407,16 @@ class Indexer:
 
 
 Row = TypeVar("Row", Passage, Message)
+
+
+def vector_text(row: Passage | Message) -> tuple[str, str, str] | None:
+    """(kind, vector id prefix, text) a row is embedded as; None for rows with no vectors
+    (tool results, empty messages)."""
+    if isinstance(row, Passage):
+        return "passage", "p", row.text
+    if row.role != "tool" and (row.content or row.tool_calls):
+        return "message", "m", as_text(row)
+    return None
 
 
 def _embed(embedder: Embedder, texts: list[str], *, shared: bool) -> np.ndarray:

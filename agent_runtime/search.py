@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session, col, select
 
 from agent_runtime import keyword, parts, term_stats, time_hints
@@ -20,8 +21,9 @@ from agent_runtime import messages as messages_
 from agent_runtime import tags as tags_
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import RecalldError
+from agent_runtime.indexer import vector_text
 from agent_runtime.storage.tables import Message, Passage
-from agent_runtime.vector_index import VectorIndex, collection_name, epoch
+from agent_runtime.vector_index import VectorHit, VectorIndex, collection_name, epoch
 from memory_tools import Hit
 
 # A dense query asks for this many vectors per row it wants: rows have several parts.
@@ -48,6 +50,34 @@ class Fusion:
     # Rows inside the time the query names ("in March 2023", "yesterday") form a third list,
     # in fused order, with this weight (time_hints.py; LoCoMo recall@10 0.738 -> 0.757).
     time_weight: float = 2.0
+
+
+def _within(
+    row: Passage | Message, start: datetime | None, end: datetime | None, roles: list[str] | None
+) -> bool:
+    """The dense filters (time, roles) applied to a row held in memory."""
+    at = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    if (start is not None and at < start) or (end is not None and at > end):
+        return False
+    return not (roles and isinstance(row, Message) and row.role not in roles)
+
+
+def _score(
+    embedder: Embedder, query: np.ndarray, kind: str, rows: list[Passage | Message]
+) -> list[VectorHit]:
+    """Rows of `kind` scored against the query vector as the index would, part by part."""
+    found = [vector_text(r) for r in rows]
+    pieces = [
+        (vid, text)
+        for row, hit in zip(rows, found, strict=True)
+        if hit is not None and hit[0] == kind
+        for vid, text in parts.vectors(hit[1], int(row.id or 0), hit[2])
+    ]
+    if not pieces:
+        return []
+    vectors = embedder.embed([text for _, text in pieces])
+    distances = 1.0 - vectors @ np.asarray(query, dtype=np.float32)
+    return [VectorHit(vid, float(d)) for (vid, _), d in zip(pieces, distances, strict=True)]
 
 
 def fuse_scores(lists: list[tuple[list[int], float]], k: int) -> dict[int, float]:
@@ -98,12 +128,13 @@ class Searcher:
     def __init__(
         self,
         index: VectorIndex,
-        catch_up: Callable[[Session, str], object],
+        catch_up: Callable[[Session, str], list[Passage | Message]],
         fusion: Fusion | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.index = index
-        self.catch_up = catch_up  # indexes an agent's pending rows, for read-your-writes
+        # Indexes an agent's committed pending rows; returns the caller's uncommitted ones.
+        self.catch_up = catch_up
         self.fusion = fusion or Fusion()
         self.clock = clock  # "yesterday" in a query is relative to it
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recalld-dense")
@@ -122,7 +153,10 @@ class Searcher:
         start: datetime | None,
         end: datetime | None,
         roles: list[str] | None = None,
+        unsaved: list[Passage | Message] | None = None,
     ) -> list[int]:
+        """Row ids by meaning: the index's hits, and `unsaved` rows (the searching transaction's
+        own, which never reach the index before they commit) scored here in memory."""
         clauses: list[dict[str, Any]] = []
         if start is not None:
             clauses.append({"ts": {"$gte": epoch(start)}})
@@ -134,6 +168,9 @@ class Searcher:
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         collection = collection_name(embedder, agent_id, kind)
         hits = self.index.query(collection, vector, limit * PARTS_PER_ROW, where)
+        mine = [r for r in unsaved or [] if _within(r, start, end, roles)]
+        if mine:
+            hits = sorted(hits + _score(embedder, vector, kind, mine), key=lambda h: h.distance)
         return parts.rows_best_first([h.id for h in hits], limit)
 
     def passages(
@@ -210,7 +247,7 @@ class Searcher:
     ) -> list[int]:
         """Row ids of `kind` ("passage" or "message"), best first, keyword and dense fused."""
         want = max(self.fusion.candidates, needed * 2)
-        self.catch_up(session, agent_id)
+        unsaved = self.catch_up(session, agent_id)
         # The query's embedding and vector search run beside the keyword query: both spend
         # their time outside the GIL (ONNX Runtime, Chroma, SQLite), so on two cores a search
         # costs the slower of the two, not their sum.
@@ -224,6 +261,7 @@ class Searcher:
             filters.start,
             filters.end,
             roles=filters.roles,
+            unsaved=unsaved,
         )
         table = keyword.PASSAGES if kind == "passage" else keyword.MESSAGES
         keyword_ids = keyword.rank(

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, func, select
 
+from agent_runtime import parts
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.errors import InvalidInput, RecalldError
 from agent_runtime.indexer import MAX_ATTEMPTS
@@ -185,3 +186,58 @@ def test_an_embedder_that_is_down_blames_no_row(settings: Settings, index: Flaky
         assert attempts(rt, passage.id or 0) == 0
     finally:
         rt.close()
+
+
+def test_a_rolled_back_step_leaves_no_vectors(runtime: Runtime, vector_index: MemoryIndex) -> None:
+    """A search inside a step used to upsert the step's own new rows; when the step rolled back
+    they stayed in the index, and the next passage with that id inherited them."""
+    from agent_runtime.errors import LeaseLost
+    from agent_runtime.llm import ChatRequest, ChatResponse
+    from agent_runtime.storage.database import transaction
+    from agent_runtime.storage.tables import Agent
+
+    agent_id = runtime.create_agent(AgentSpec(name="r")).id
+    calls = ScriptedLLM()
+
+    class InsertSearchThenLose:
+        def complete(self, request: ChatRequest) -> ChatResponse:
+            with transaction(runtime.engine) as session:  # another turn takes the agent over
+                agent = session.get(Agent, agent_id)
+                assert agent is not None
+                agent.lease_owner = "another-turn"
+            return ChatResponse(
+                tool_calls=[
+                    calls.call("archival_memory_insert", {"content": "The vault code is 1234"}),
+                    calls.call("archival_memory_search", {"query": "vault code"}),
+                ]
+            )
+
+    runtime.services.llm_for = lambda _m: InsertSearchThenLose()
+    with pytest.raises(LeaseLost):
+        runtime.send(agent_id, ["store the vault code"])
+    collection = collection_name(FakeEmbedder(), agent_id, "passage")
+    query = FakeEmbedder().embed(["vault code"])[0]
+    assert vector_index.query(collection, query, 50, None) == []  # nothing of the step
+    with transaction(runtime.engine) as session:
+        agent = session.get(Agent, agent_id)
+        assert agent is not None
+        agent.lease_owner = agent.lease_until = agent.lease_process = None
+    later = runtime.insert_passage(agent_id, "the weather is mild today. Sunny at noon.")
+    runtime.search_archival(agent_id, "weather")  # indexed by now
+    stored = {h.id for h in vector_index.query(collection, query, 50, None)}
+    own = {vid for vid, _text in parts.vectors("p", later.id or 0, later.text)}
+    assert stored == own  # its own text's vectors, nothing inherited
+
+
+def test_a_search_inside_a_step_finds_the_steps_own_rows_by_meaning(
+    runtime: Runtime, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = runtime.create_agent(AgentSpec(name="r")).id
+    fake_llm.reply(
+        archival_memory_insert={"content": "Pixel the cat sleeps on the radiator"},
+        archival_memory_search={"query": "radiator cat"},
+    )
+    fake_llm.reply("ok")
+    result = runtime.send(agent_id, ["remember my cat"])
+    found = [m.content for m in result.messages if m.role == "tool"][1]
+    assert "Pixel the cat" in found
