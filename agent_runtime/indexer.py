@@ -336,7 +336,7 @@ class Indexer:
                 continue
             kind, prefix, text = found
             # Tags stay in the database (tags.py): the search filters dense hits by them there.
-            meta: Metadata = {"ts": epoch(row.created_at)}
+            meta: Metadata = {"ts": epoch(row.created_at), "row": int(row.id or 0)}
             if isinstance(row, Message):
                 meta["role"] = row.role
             batches[kind].add(prefix, int(row.id or 0), text, meta)

@@ -186,9 +186,10 @@ class ArchivalMemory(_Store):
             session.add(agent)
             embedding = agent.embedding
         embedder = self.services.embedders.get(embedding)
-        self.services.searcher.index.delete(
-            collection_name(embedder, agent_id, "passage"), vector_ids
-        )
+        collection = collection_name(embedder, agent_id, "passage")
+        index = self.services.searcher.index
+        index.delete_rows(collection, [passage_id])  # every vector, whatever the text is now
+        index.delete(collection, vector_ids)  # vectors written before they carried their row
 
 
 class RecallMemory(_Store):

@@ -99,7 +99,7 @@ def test_tags_never_become_index_metadata_and_still_filter(rt: Runtime, index: F
         rt.insert_passage(agent_id, f"note {i} about the garden", tags=[f"tag-{i}", "garden"])
     rt.insert_passage(agent_id, "the garden gate code is 4411", tags=["secret"])
     collection = collection_name(FakeEmbedder(), agent_id, "passage")
-    assert index.metadata_keys(collection) == {"ts"}
+    assert index.metadata_keys(collection) == {"ts", "row"}
     hits, total = rt.search_archival(agent_id, "garden gate code", tags=["tag-7"])
     assert [h.text for h in hits] == ["note 7 about the garden"] and total == 1
 
@@ -241,3 +241,21 @@ def test_a_search_inside_a_step_finds_the_steps_own_rows_by_meaning(
     result = runtime.send(agent_id, ["remember my cat"])
     found = [m.content for m in result.messages if m.role == "tool"][1]
     assert "Pixel the cat" in found
+
+
+def test_deleting_a_passage_removes_every_vector_whatever_its_text_is_now(
+    runtime: Runtime, vector_index: MemoryIndex
+) -> None:
+    from agent_runtime.storage.database import transaction
+
+    agent_id = runtime.create_agent(AgentSpec(name="d")).id
+    passage = runtime.insert_passage(agent_id, "First sentence. Second one. Third one here.")
+    runtime.services.indexer.index_agent(agent_id)
+    with transaction(runtime.engine) as session:  # its text changed after it was indexed
+        row = session.get(Passage, passage.id)
+        assert row is not None
+        row.text = "short now"
+    collection = collection_name(FakeEmbedder(), agent_id, "passage")
+    assert len(vector_index.ids(collection)) == 4  # the whole text and three sentences
+    runtime.delete_passage(agent_id, passage.id or 0)
+    assert vector_index.ids(collection) == []
