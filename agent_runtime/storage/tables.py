@@ -94,6 +94,7 @@ class Message(SQLModel, table=True):
         Index("ix_message_agent_context", "agent_id", "in_context", "id"),
         Index("ix_message_agent_created", "agent_id", "created_at"),
         Index("ix_message_pending", "indexed", "agent_id"),
+        {"sqlite_autoincrement": True},  # ids are never reused (migration 0008)
     )
     id: int | None = Field(default=None, primary_key=True)
     agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
@@ -122,6 +123,7 @@ class Passage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_passage_agent_created", "agent_id", "created_at"),
         Index("ix_passage_pending", "indexed", "agent_id"),
+        {"sqlite_autoincrement": True},
     )
     id: int | None = Field(default=None, primary_key=True)
     agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
