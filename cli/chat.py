@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 
+import typer
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 
-from cli.client import ApiError, RecalldClient
+from cli.client import JSON, ApiError, RecalldClient
+from cli.options import Options
+from cli.output import err, friendly, out
 
 HELP = """Commands:
   /memory          show the agent's core memory blocks
@@ -21,6 +24,51 @@ HELP = """Commands:
   /help            this help
   /exit            leave (Ctrl-D works too)
 Anything else is sent to the agent."""
+
+
+def chat(
+    ctx: typer.Context,
+    agent: str | None = typer.Argument(None, help="Agent id or name (default: 'chat')."),
+) -> None:
+    """Chat with an agent. Piped, it reads lines from stdin and stops with exit code 1 at the
+    first turn or command that fails."""
+    options = Options.of(ctx)
+    interactive = sys.stdin.isatty()
+    with options.client() as api:
+        with friendly(options.debug):
+            chosen = _pick(api, agent)
+        session = ChatSession(api, chosen, out, interactive, errors=err)
+        if interactive:
+            out.print(
+                f"chatting with [bold]{escape(chosen['name'])}[/bold] ({escape(chosen['model'])}); "
+                "/help for commands, /exit to leave"
+            )
+            session.run(_prompt_lines())
+        else:
+            session.run(sys.stdin)
+            if session.failed:
+                raise typer.Exit(1)
+
+
+def _pick(api: RecalldClient, agent: str | None) -> JSON:
+    """The agent named, or else the one called 'chat', made if there is none yet."""
+    if agent:
+        return api.find_agent(agent)
+    found: list[JSON] = api.list_agents(name="chat", limit=1)["data"]
+    if found:
+        return found[0]
+    made = api.create_agent("chat")
+    err.print(f"created agent 'chat' ({made['id']}, model {made['model']})", markup=False)
+    return made
+
+
+def _prompt_lines() -> Iterator[str]:
+    while True:
+        try:
+            yield out.input("[bold green]you[/bold green] › ")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
 
 
 def short(text: str, width: int = 90) -> str:
@@ -161,6 +209,9 @@ class ChatSession:
         elif kind == "assistant_message":
             name = self.agent["name"]
             if self.interactive:
+                # Imported here: Markdown's parser adds a fifth to every command's startup.
+                from rich.markdown import Markdown
+
                 self.console.print(f"[bold cyan]{escape(name)}[/bold cyan]")
                 self.console.print(Markdown(data["content"]))
             else:

@@ -1,21 +1,50 @@
-"""`recalld serve`: settings from the environment, a safety check on binding, then uvicorn."""
+"""`recalld serve` and `recalld worker`: settings from the environment, a safety check on binding,
+then uvicorn; or job workers on their own.
+
+The runtime and the server are imported inside the functions, not at the top: they take about a
+second to load, which every other command would pay at startup."""
 
 from __future__ import annotations
 
+import signal
 import threading
+from typing import TYPE_CHECKING
 
+import typer
 from rich.console import Console
 
-from agent_runtime import keys
 from agent_runtime.errors import ConfigurationError
-from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
-from server.app import create_app
-from server.auth import is_loopback
+from cli.options import Options
+from cli.output import err, friendly
+
+if TYPE_CHECKING:
+    from agent_runtime.runtime import Runtime
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8300, help="Port to bind."),
+) -> None:
+    """Run the server (SQLite + embedded Chroma under RECALLD_HOME unless configured)."""
+    with friendly(Options.of(ctx).debug):
+        run_server(host, port, err)
+
+
+def worker(ctx: typer.Context, concurrency: int = typer.Option(1, help="Worker threads.")) -> None:
+    """Run job workers on their own (they share the server's database)."""
+    with friendly(Options.of(ctx).debug):
+        run_workers(concurrency, err)
 
 
 def run_server(host: str, port: int, console: Console) -> None:
     import uvicorn
+
+    from agent_runtime import keys
+    from agent_runtime.runtime import Runtime
+    from agent_runtime.settings import Settings
+    from server.app import create_app
+    from server.auth import is_loopback
 
     settings = Settings.from_env()
     runtime = Runtime(settings)
@@ -53,8 +82,8 @@ def _warm(runtime: Runtime) -> None:
 
 def run_workers(concurrency: int, console: Console) -> None:
     """Job workers in the foreground until SIGINT or SIGTERM; the current steps finish first."""
-    import signal
-
+    from agent_runtime.runtime import Runtime
+    from agent_runtime.settings import Settings
     from agent_runtime.worker import WorkerPool
 
     if concurrency < 1:

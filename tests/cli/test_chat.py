@@ -1,4 +1,5 @@
-"""`recalld chat`'s session against a scripted REST API (httpx's mock transport)."""
+"""`recalld chat`'s session against a scripted REST API (httpx's mock transport), and the command
+in-process."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import json
 import httpx
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from cli.chat import ChatSession
 from cli.client import RecalldClient
+from cli.main import app
 
 AGENT = {"id": "agent-1", "name": "helper", "model": "offline"}
 CONTEXT = {
@@ -131,3 +134,18 @@ def test_a_piped_session_that_worked_has_not_failed(api: Api) -> None:
     chat.run(["hello", "/exit", "never sent"])
     assert not chat.failed and api.sent == ["hello"]
     assert out.getvalue() == "helper: echo hello\n"
+
+
+def test_an_interactive_session_renders_the_reply_as_markdown(api: Api) -> None:
+    chat, out, _ = session(api, interactive=True)
+    chat.run(["**hello**"])
+    assert out.getvalue().splitlines() == ["helper", "echo hello"]
+
+
+def test_piped_chat_that_cannot_pick_an_agent_exits_with_one_line(
+    runner: CliRunner, nowhere: str
+) -> None:
+    tried = runner.invoke(app, ["--url", nowhere, "chat", "helper"], input="hello\n")
+    assert tried.exit_code == 1 and tried.stdout == ""
+    [line] = tried.stderr.splitlines()
+    assert line.startswith(f"error: cannot reach the recalld server at {nowhere}")

@@ -1,22 +1,14 @@
-"""The `recalld` command in-process (typer's runner: stdin and stdout are not terminals)."""
+"""The assembled `recalld` app: plain help for every group, and the global options reaching the
+commands through typer's context."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from cli import agents
 from cli.main import app
-
-# Nothing listens here: a command that got as far as the server would say it cannot reach it.
-NOWHERE = "http://127.0.0.1:9"
-
-
-@pytest.fixture
-def runner() -> CliRunner:
-    return CliRunner()
+from cli.options import Options
 
 
 @pytest.mark.parametrize(
@@ -30,35 +22,32 @@ def test_help_shows_no_value_for_flags(runner: CliRunner, command: list[str]) ->
     assert "╭" not in shown.output  # no panels drawn for a terminal that is not there
 
 
-def test_the_schedule_option_says_when_runs_happen(runner: CliRunner) -> None:
-    shown = " ".join(runner.invoke(app, ["jobs", "submit", "--help"]).output.split())
-    assert "--every <schedule>" in shown
-    assert "first run now" in shown and "in UTC" in shown
-    assert "Cancelling any of its runs stops the schedule" in shown
+def test_the_root_help_lists_every_command_and_group_in_order(runner: CliRunner) -> None:
+    shown = runner.invoke(app, ["--help"]).output
+    listed = [line.split()[0] for line in shown.split("Commands:\n")[1].splitlines() if line]
+    assert listed == ["serve", "chat", "worker", "agents", "memory", "archival", "keys", "jobs"]
 
 
-def test_delete_without_a_terminal_needs_yes(runner: CliRunner) -> None:
-    refused = runner.invoke(app, ["--url", NOWHERE, "agents", "delete", "helper"], input="n\n")
-    assert refused.exit_code == 2
-    assert refused.stderr == "not deleting helper: with no terminal to confirm on, add --yes\n"
-    tried = runner.invoke(app, ["--url", NOWHERE, "agents", "delete", "helper", "--yes"])
-    assert tried.exit_code == 1 and "cannot reach the recalld server" in tried.stderr
+def test_an_error_is_one_line_and_debug_adds_the_traceback(runner: CliRunner, nowhere: str) -> None:
+    plain = runner.invoke(app, ["--url", nowhere, "agents", "list"])
+    assert plain.exit_code == 1
+    [line] = plain.stderr.splitlines()
+    assert line.startswith(f"error: cannot reach the recalld server at {nowhere} (")
+    debug = runner.invoke(app, ["--url", nowhere, "--debug", "agents", "list"])
+    assert debug.exit_code == 1
+    assert debug.stderr.startswith("Traceback") and debug.stderr.endswith(line + "\n")
 
 
-def test_the_first_key_says_how_to_reach_agents_made_before_it(
-    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_url_comes_from_the_environment_without_the_flag(
+    runner: CliRunner, nowhere: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RECALLD_HOME", str(tmp_path))
-    tenant = "a-tenant-whose-name-is-long-enough-to-pass-eighty-columns"
-    made = runner.invoke(app, ["keys", "create", "--tenant", tenant])
-    assert made.exit_code == 0, made.output
-    title, key = made.stdout.splitlines()
-    assert title == f"API key for tenant {tenant} (shown once):"  # whole, though past 80
-    assert key.startswith("rk_")
-    assert made.stderr.splitlines() == [
-        "From now on every request needs an API key.",
-        f"Agents made before the first key belong to tenant 'default', not '{tenant}'; "
-        "to reach them, make a key for it: recalld keys create --tenant default",
-    ]
-    again = runner.invoke(app, ["keys", "create", "--tenant", "default", "--json"])
-    assert json.loads(again.stdout)["tenant"] == "default" and again.stderr == ""
+    monkeypatch.setenv("RECALLD_URL", nowhere)
+    tried = runner.invoke(app, ["jobs", "list"])
+    assert tried.exit_code == 1 and f"cannot reach the recalld server at {nowhere}" in tried.stderr
+
+
+def test_a_group_runs_on_its_own_with_options_passed_in(runner: CliRunner, nowhere: str) -> None:
+    tried = runner.invoke(agents.app, ["show", "helper"], obj=Options(nowhere, None, False))
+    assert tried.exit_code == 1 and f"cannot reach the recalld server at {nowhere}" in tried.stderr
+    without = runner.invoke(agents.app, ["show", "helper"])
+    assert isinstance(without.exception, TypeError) and "not Options" in str(without.exception)
