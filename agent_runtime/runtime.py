@@ -15,6 +15,7 @@ from agent_runtime import agents as agents_
 from agent_runtime import blocks as blocks_
 from agent_runtime import context, idempotency, keys
 from agent_runtime import messages as messages_
+from agent_runtime.doctor import Doctor, Finding
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.indexer import Indexer
@@ -392,6 +393,24 @@ class Runtime(ArchivalMemory, RecallMemory):
     def status(self) -> str:
         """ok or degraded, and nothing else: what anyone may know."""
         return "degraded" if self.services.indexer.degraded() else "ok"
+
+    def doctor(
+        self, agent_id: str | None = None, *, tenant: str = DEFAULT_TENANT, repair: bool = False
+    ) -> list[Finding]:
+        """Compare the database with the vector index for one agent or all of a tenant's:
+        missing, stale and orphan vectors; `repair` fixes them (rows are indexed again)."""
+        with self._read() as session:
+            if agent_id is not None:
+                agents = [agents_.get(session, tenant, agent_id)]
+            else:
+                agents = list(session.exec(select(Agent).where(Agent.tenant_id == tenant)))
+        doctor = Doctor(self.engine, self.services.searcher.index, self.services.embedders.get)
+        findings = []
+        for agent in agents:
+            findings += doctor.examine(agent.id, agent.embedding, repair=repair)
+            if repair:
+                self.services.indexer.schedule(agent.id)
+        return findings
 
     def retry_indexing(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> int:
         """Index an agent's parked rows again; returns how many were parked."""

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
 from agent_runtime.context import Breakdown
+from agent_runtime.doctor import Finding
 from agent_runtime.loop import TurnResult
 from agent_runtime.storage.tables import Agent, Block, Job, Message, Passage
 from memory_tools import Hit
@@ -387,3 +388,35 @@ class IndexOut(Out):
 
 class RetriedOut(Out):
     retried: int  # parked rows given their attempts back
+
+
+class FindingOut(Out):
+    """One agent's collection of one kind (passage or message) against its rows."""
+
+    agent_id: str
+    kind: str
+    rows: int
+    vectors: int
+    missing: list[int]  # rows marked indexed whose vectors are absent
+    stale: list[str]  # vectors of existing rows that their current text does not give
+    orphans: list[str]  # vectors whose row is gone
+    healthy: bool
+    repaired: bool
+
+    @classmethod
+    def of(cls, finding: Finding) -> FindingOut:
+        return cls(
+            agent_id=finding.agent_id,
+            kind=finding.kind,
+            rows=finding.rows,
+            vectors=finding.vectors,
+            missing=finding.missing,
+            stale=finding.stale,
+            orphans=finding.orphans,
+            healthy=finding.healthy,
+            repaired=finding.repaired,
+        )
+
+
+class DoctorOut(Out):
+    findings: list[FindingOut]

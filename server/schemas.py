@@ -284,6 +284,10 @@ class ImportedMessage(Body):
         return MessageInput(self.role, self.content, self.created_at)
 
 
+class DoctorRequest(Body):
+    repair: bool = False  # delete stale and orphan vectors, index rows with missing ones again
+
+
 class ImportHistory(Body):
     messages: list[ImportedMessage] = Field(max_length=MAX_IMPORT)
 

@@ -1,12 +1,13 @@
-"""/v1/agents/{id}/index: how an agent's rows stand in the vector index; retry parked rows."""
+"""/v1/agents/{id}/index and /doctor: how an agent's rows stand in the vector index; retry
+parked rows; compare the database with the index and repair it."""
 
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 
 from server.api import Call, Operation
-from server.responses import IndexOut, RetriedOut
-from server.schemas import AgentPath
+from server.responses import DoctorOut, FindingOut, IndexOut, RetriedOut
+from server.schemas import AgentPath, DoctorRequest
 
 
 async def index_status(call: Call) -> IndexOut:
@@ -23,7 +24,48 @@ async def retry_index(call: Call) -> RetriedOut:
     return RetriedOut(retried=retried)
 
 
+async def doctor_agent(call: Call) -> DoctorOut:
+    agent_id = call.path(AgentPath).agent_id
+    repair = call.body(DoctorRequest).repair
+    findings = await run_in_threadpool(
+        call.runtime.doctor, agent_id, tenant=call.tenant, repair=repair
+    )
+    return DoctorOut(findings=[FindingOut.of(f) for f in findings])
+
+
+async def doctor_all(call: Call) -> DoctorOut:
+    repair = call.body(DoctorRequest).repair
+    findings = await run_in_threadpool(call.runtime.doctor, tenant=call.tenant, repair=repair)
+    return DoctorOut(findings=[FindingOut.of(f) for f in findings])
+
+
+DOCTOR = (
+    "Missing vectors (rows marked indexed without them), stale ones (of existing rows, which "
+    "their current text does not give) and orphans (whose row is gone), per agent and kind. "
+    "With repair, stale and orphan vectors are deleted and rows with missing ones indexed again."
+)
+
 operations = [
+    Operation(
+        "POST",
+        "/v1/agents/{agent_id}/doctor",
+        doctor_agent,
+        "Compare an agent's rows with the vector index (and repair)",
+        DOCTOR,
+        path_params=AgentPath,
+        body=DoctorRequest,
+        response=DoctorOut,
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/v1/doctor",
+        doctor_all,
+        "Compare every agent of the caller's tenant with the vector index (and repair)",
+        DOCTOR,
+        body=DoctorRequest,
+        response=DoctorOut,
+    ),
     Operation(
         "GET",
         "/v1/agents/{agent_id}/index",

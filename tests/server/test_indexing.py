@@ -30,3 +30,18 @@ def test_parked_rows_are_shown_and_retried_over_rest(client: TestClient, runtime
     runtime.services.indexer.index_agent(agent_id)
     assert client.get(f"/v1/agents/{agent_id}/index").json()["parked_rows"] == 0
     assert client.get("/v1/agents/agent-nope/index").status_code == 404
+
+
+def test_doctor_over_rest(client: TestClient, runtime: Runtime) -> None:
+    agent_id = client.post("/v1/agents", json={"name": "d"}).json()["id"]
+    client.post(f"/v1/agents/{agent_id}/archival", json={"text": "one passage"})
+    runtime.services.indexer.index_agent(agent_id)
+    index = runtime.services.indexer.index
+    passages = [c for c in index.collections() if "passage" in c][0]  # type: ignore[attr-defined]
+    index.upsert(passages, ["p:424242"], np.ones((1, 64), dtype=np.float32) / 8, [{"row": 424242}])
+    found = client.post(f"/v1/agents/{agent_id}/doctor").json()["findings"]
+    damaged = [f for f in found if not f["healthy"]]
+    assert [(f["kind"], f["orphans"]) for f in damaged] == [("passage", ["p:424242"])]
+    fixed = client.post("/v1/doctor", json={"repair": True}).json()["findings"]
+    assert any(f["repaired"] for f in fixed)
+    assert all(f["healthy"] for f in client.post("/v1/doctor").json()["findings"])
