@@ -176,6 +176,11 @@ class RecalldClient:
             body["created_at"] = created_at
         return self._request("POST", f"/v1/agents/{agent_id}/archival", json=body)
 
+    def doctor(self, agent_id: str | None = None, repair: bool = False) -> JSON:
+        """Compare rows with the vector index: one agent's, or all of the caller's tenant's."""
+        path = f"/v1/agents/{agent_id}/doctor" if agent_id else "/v1/doctor"
+        return self._request("POST", path, json={"repair": repair})
+
     def search_archival(
         self,
         agent_id: str,

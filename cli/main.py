@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agents, archival, chat, jobs, keys, memory, serve
+from cli import agents, archival, chat, doctor, jobs, keys, memory, serve
 from cli.client import DEFAULT_URL
 from cli.options import Options
 from cli.output import fit_consoles, group
@@ -16,6 +16,7 @@ app = group("recalld: long-lived LLM agents with paged memory.")
 app.command("serve")(serve.serve)
 app.command("chat")(chat.chat)
 app.command("worker")(serve.worker)
+app.command("doctor")(doctor.doctor)
 app.add_typer(agents.app, name="agents")
 app.add_typer(memory.app, name="memory")
 app.add_typer(archival.app, name="archival")

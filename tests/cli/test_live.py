@@ -191,3 +191,15 @@ def test_a_cron_schedule_first_runs_at_its_next_match_in_utc(server: LiveServer)
     [job] = queued(server, "nightly")
     cancelled = server.cli("jobs", "cancel", job["id"])
     assert cancelled.stdout.startswith(f"{job['id']}: cancelled; schedule 0 7 * * * stopped")
+
+
+def test_doctor_checks_the_index_against_the_database(server: LiveServer) -> None:
+    server.cli("agents", "create", "doc")
+    server.cli("archival", "insert", "doc", "a passage to check")
+    result = server.cli("doctor")
+    assert result.returncode == 0, result.stderr
+    assert "the vector index matches the database" in result.stdout
+    one = server.cli("doctor", "doc", "--json")
+    findings = json.loads(one.stdout)
+    assert {f["kind"] for f in findings} == {"passage", "message"}
+    assert all(f["healthy"] for f in findings)

@@ -25,7 +25,17 @@ def test_help_shows_no_value_for_flags(runner: CliRunner, command: list[str]) ->
 def test_the_root_help_lists_every_command_and_group_in_order(runner: CliRunner) -> None:
     shown = runner.invoke(app, ["--help"]).output
     listed = [line.split()[0] for line in shown.split("Commands:\n")[1].splitlines() if line]
-    assert listed == ["serve", "chat", "worker", "agents", "memory", "archival", "keys", "jobs"]
+    assert listed == [
+        "serve",
+        "chat",
+        "worker",
+        "doctor",
+        "agents",
+        "memory",
+        "archival",
+        "keys",
+        "jobs",
+    ]
 
 
 def test_an_error_is_one_line_and_debug_adds_the_traceback(runner: CliRunner, nowhere: str) -> None:
