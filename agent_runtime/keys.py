@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
@@ -38,3 +40,37 @@ def tenant_for(engine: Engine, key: str) -> str | None:
 def any_configured(engine: Engine) -> bool:
     with Session(engine) as session:
         return int(session.exec(select(func.count()).select_from(ApiKey)).one()) > 0
+
+
+class KeyLookup:
+    """Key → tenant for every request, from memory: a key's answer is kept `seconds` (so a
+    request rarely waits on the database, and a key removed from it stops working within that
+    time), for at most `size` keys; whether any key exists is asked on every call until one
+    does (a key made by `recalld keys create` must take effect at once), then never again,
+    since keys are only ever added."""
+
+    def __init__(self, engine: Engine, seconds: float = 60.0, size: int = 1024) -> None:
+        self.engine = engine
+        self.seconds = seconds
+        self.size = size
+        self._tenants: dict[str, tuple[str | None, float]] = {}
+        self._any = False
+        self._lock = threading.Lock()
+
+    def tenant(self, key: str) -> str | None:
+        digest, now = _hash(key), time.monotonic()
+        with self._lock:
+            cached = self._tenants.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        found = tenant_for(self.engine, key)
+        with self._lock:
+            if len(self._tenants) >= self.size:
+                self._tenants.pop(next(iter(self._tenants)))  # the oldest entry
+            self._tenants[digest] = (found, now + self.seconds)
+        return found
+
+    def any(self) -> bool:
+        if not self._any:
+            self._any = any_configured(self.engine)
+        return self._any

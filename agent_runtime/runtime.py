@@ -110,7 +110,7 @@ class Runtime(ArchivalMemory, RecallMemory):
         )
         self.runner = TurnRunner(self.services)
         self.jobs = Jobs(engine)
-        self._multi_tenant = False
+        self.keys = keys.KeyLookup(engine)
 
     def close(self) -> None:
         self.processes.stop()
@@ -122,9 +122,15 @@ class Runtime(ArchivalMemory, RecallMemory):
 
     def multi_tenant(self) -> bool:
         """True once any API key exists; then tenants may not pick where model calls go."""
-        if not self._multi_tenant:  # keys are only ever added, so a True is kept
-            self._multi_tenant = keys.any_configured(self.engine)
-        return self._multi_tenant
+        return self.keys.any()
+
+    def tenant_for_key(self, key: str) -> str | None:
+        """The tenant an API key belongs to (None if it is no key), mostly from memory."""
+        return self.keys.tenant(key)
+
+    def sweep(self) -> int:
+        """Index whatever a crash left waiting for its vectors (run once at start)."""
+        return self.services.indexer.sweep()
 
     def _check_model(self, model: str, base_url: str | None) -> None:
         agents_.check_model_name(model)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -136,7 +137,8 @@ async def serve(op: Operation, request: Request, settings: Settings) -> Response
     """Who calls, then the inputs in order (path, query, headers, body), then the handler."""
     state = request.app.state
     auth: Auth = state.auth
-    tenant = None if op.public else auth.tenant(request)
+    # Off the event loop: finding the tenant may ask the database (keys.KeyLookup).
+    tenant = None if op.public else await run_in_threadpool(auth.tenant, request)
     inputs: dict[str, BaseModel] = {}
     if op.path_params is not None:
         inputs["path"] = _params(op.path_params, dict(request.path_params))

@@ -49,7 +49,7 @@ def create_app(
         app.state.runtime = rt
         app.state.auth = Auth(rt)
         app.state.background = set()
-        sweep = asyncio.ensure_future(asyncio.to_thread(rt.services.indexer.sweep))
+        sweep = asyncio.ensure_future(asyncio.to_thread(rt.sweep))
         pool = WorkerPool(rt, settings.workers if workers is None else workers)
         pool.start()
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from agent_runtime import keys
 from agent_runtime.errors import Unauthorized
 from agent_runtime.runtime import DEFAULT_TENANT, Runtime
 
@@ -50,7 +49,7 @@ class Auth:
         header = request.headers.get("authorization", "")
         if not header.lower().startswith("bearer "):
             return None
-        tenant = keys.tenant_for(self.runtime.engine, header[7:].strip())
+        tenant = self.runtime.tenant_for_key(header[7:].strip())
         if tenant is None:
             raise Unauthorized("the API key is not valid")
         return tenant

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from agent_runtime.errors import ConfigurationError
 from agent_runtime.runtime import Runtime
@@ -21,3 +22,19 @@ def test_missing_local_weights_are_reported_at_start_up(
         Runtime(Settings(home=tmp_path), index=MemoryIndex())
     remote = Settings(home=tmp_path, default_embedding="openai/text-embedding-3-small")
     Runtime(remote, index=MemoryIndex()).close()  # another embedder needs no local weights
+
+
+def test_api_keys_are_looked_up_from_memory_after_the_first_time(runtime: Runtime) -> None:
+    from agent_runtime import keys
+    from agent_runtime.storage.database import transaction
+    from agent_runtime.storage.tables import ApiKey
+
+    assert not runtime.multi_tenant()
+    key = keys.create(runtime.engine, "acme")
+    assert runtime.multi_tenant()  # a key made elsewhere takes effect at once
+    assert runtime.tenant_for_key(key) == "acme"
+    with transaction(runtime.engine) as session:  # gone from the database...
+        for row in session.exec(select(ApiKey)):
+            session.delete(row)
+    assert runtime.tenant_for_key(key) == "acme"  # ...still known, for a bounded while
+    assert keys.KeyLookup(runtime.engine, seconds=0).tenant(key) is None  # after its time
