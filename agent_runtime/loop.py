@@ -17,10 +17,12 @@ from sqlmodel import Session
 from agent_runtime import blocks as blocks_
 from agent_runtime import context, idempotency, paging
 from agent_runtime import messages as messages_
+from agent_runtime.embedding import Embedder
 from agent_runtime.errors import ContextOverflow, ContextTooSmall, ProviderError, RecalldError
 from agent_runtime.leases import Lease
 from agent_runtime.llm import LLM, ChatRequest, ChatResponse, ToolCall, Usage
 from agent_runtime.memory import AgentMemory
+from agent_runtime.search import Searcher
 from agent_runtime.services import Services
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 END_TURN, MAX_STEPS, ERROR, CANCELLED = "end_turn", "max_steps", "error", "cancelled"
 
 EventSink = Callable[[str, Message], None]
+# Makes the memory a step's tools get: (session, agent, searcher, embedder, turn start).
+MemoryMaker = Callable[[Session, Agent, Searcher, Embedder, int | None], AgentMemory]
 TOOL_RESULT_SHARE = 0.2
 CHARS_PER_TOKEN = 3  # conservative: most tokenizers average 3.5-4 characters per token
 
@@ -43,7 +47,8 @@ class TurnOptions:
     on_message: EventSink | None = None
     # Extra work committed in each step's own transaction (jobs record their progress here).
     on_step: Callable[[Session, Agent, list[Message], Usage], None] | None = None
-    memory_factory: Callable[[AgentMemory], object] | None = None
+    # The memory the tools get in a step; jobs give one that also records their progress.
+    memory: MemoryMaker = AgentMemory
     turn_id: str | None = None  # jobs use their id, so a job's messages are easy to find
     idempotency_key: str | None = None  # recorded with the inputs (idempotency.py)
 
@@ -163,8 +168,7 @@ class TurnRunner:
             agent = session.get(Agent, agent_id)
             assert agent is not None
             embedder = self.s.embedders.get(agent.embedding)
-            memory = AgentMemory(session, agent, self.s.searcher, embedder, result.first_id)
-            tool_memory = options.memory_factory(memory) if options.memory_factory else memory
+            memory = options.memory(session, agent, self.s.searcher, embedder, result.first_id)
             calls = [
                 ToolCall(
                     messages_.storable(c.id) or f"call_{uuid.uuid4().hex[:12]}",
@@ -192,7 +196,7 @@ class TurnRunner:
                         tool_call_id=call.id,
                         name=call.name,
                         content=messages_.storable(
-                            self._run_tool(tools, tool_memory, call, agent.context_window)
+                            self._run_tool(tools, memory, call, agent.context_window)
                         ),
                     )
                 )
@@ -210,9 +214,11 @@ class TurnRunner:
         self.s.indexer.schedule(agent_id)
         return new, response
 
-    def _run_tool(self, tools: ToolRegistry, memory: object, call: ToolCall, window: int) -> str:
+    def _run_tool(
+        self, tools: ToolRegistry, memory: AgentMemory, call: ToolCall, window: int
+    ) -> str:
         try:
-            output = tools.run(memory, call.name, call.arguments)  # type: ignore[arg-type]
+            output = tools.run(memory, call.name, call.arguments)
         except ToolError as exc:
             return f"Error: {exc}"
         except RecalldError as exc:

@@ -14,12 +14,13 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from functools import partial
 
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 import prompts
+from agent_runtime.embedding import Embedder
 from agent_runtime.errors import (
     AgentBusy,
     ContextTooSmall,
@@ -33,6 +34,7 @@ from agent_runtime.llm import Usage
 from agent_runtime.loop import TurnOptions
 from agent_runtime.memory import AgentMemory
 from agent_runtime.runtime import Runtime
+from agent_runtime.search import Searcher
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Job, Message, utcnow
 from memory_tools.jobs import job_registry
@@ -41,31 +43,37 @@ log = logging.getLogger(__name__)
 TRANSIENT_RETRIES = 3
 
 
-class JobAgentMemory:
+class JobAgentMemory(AgentMemory):
     """The agent's memory plus the job tools' two verbs, inside the step's transaction."""
 
-    def __init__(self, memory: AgentMemory, job_id: str) -> None:
-        self._memory = memory
-        self._job_id = job_id
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._memory, name)
+    def __init__(
+        self,
+        session: Session,
+        agent: Agent,
+        searcher: Searcher,
+        embedder: Embedder,
+        turn_start: int | None = None,
+        *,
+        job_id: str,
+    ) -> None:
+        super().__init__(session, agent, searcher, embedder, turn_start)
+        self.job_id = job_id
 
     def _job(self) -> Job:
-        job = self._memory.session.get(Job, self._job_id)
+        job = self.session.get(Job, self.job_id)
         assert job is not None
         return job
 
     def report_progress(self, note: str) -> None:
         job = self._job()
         job.progress_note = note
-        self._memory.session.add(job)
-        add_event(self._memory.session, job.id, "progress", note=note)
+        self.session.add(job)
+        add_event(self.session, job.id, "progress", note=note)
 
     def complete(self, result: str) -> None:
         job = self._job()
         job.result = result
-        self._memory.session.add(job)
+        self.session.add(job)
 
 
 class Worker:
@@ -142,7 +150,7 @@ class Worker:
                 max_steps=1,
                 tools=self.tools,
                 turn_id=job_id,
-                memory_factory=lambda memory: JobAgentMemory(memory, job_id),
+                memory=partial(JobAgentMemory, job_id=job_id),
                 on_step=lambda session, _agent, new, usage: self._on_step(
                     session, job_id, new, usage
                 ),
