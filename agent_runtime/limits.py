@@ -49,4 +49,6 @@ MAX_SCHEDULE_CHARS = 100  # an interval or a five-field cron line
 
 # Requests
 MAX_JSON_DEPTH = 32  # nesting of a request body
-MAX_ID_VALUE = 2**63 - 1  # numeric ids in paths and cursors fit a signed 64-bit column
+# Numeric ids in paths and cursors: the id columns are 32-bit INTEGER on PostgreSQL, so a
+# larger cursor would fail in the database rather than be refused here.
+MAX_ID_VALUE = 2**31 - 1

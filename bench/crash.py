@@ -89,7 +89,8 @@ def check(db: Path, agent_id: str, keys: int) -> dict[str, Any]:
         conn.close()
     turns: dict[str, list[tuple[str, str, Any]]] = {}
     for turn_id, role, content, calls in rows:
-        turns.setdefault(turn_id, []).append((role, content, calls))
+        has_calls = bool(calls and json.loads(calls))  # a JSON column keeps None as 'null'
+        turns.setdefault(turn_id, []).append((role, content, has_calls))
     torn = 0
     for messages in turns.values():
         # a turn is user, then (assistant with calls, tool)*, then maybe a final assistant:
@@ -153,7 +154,7 @@ def run(trials: int, seed: int) -> dict[str, Any]:
             again = send(server.url, agent_id, text, key)
             if again.status_code != 200:
                 retried["failed"] += 1
-            elif again.headers.get("idempotent-replayed") == "true":
+            elif again.json()["replayed"]:
                 retried["replayed"] += 1
             else:
                 retried["ran"] += 1

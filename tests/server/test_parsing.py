@@ -158,3 +158,12 @@ def test_a_nul_in_a_query_or_path_is_422(client: TestClient) -> None:
     search = client.get(f"/v1/agents/{agent_id}/archival", params={"query": "a\x00b"})
     assert search.status_code == 422 and search.json()["error"]["field"] == "query"
     assert client.get("/v1/agents/a%00b").status_code == 422
+
+
+def test_cursors_fit_the_id_columns(client: TestClient) -> None:
+    """PostgreSQL's INTEGER id columns end at 2**31 - 1; a larger cursor used to be a 500."""
+    agent_id = client.post("/v1/agents", json={"name": "c"}).json()["id"]
+    url = f"/v1/agents/{agent_id}/messages"
+    assert client.get(url, params={"after": str(2**31 - 1)}).status_code == 200
+    too_big = client.get(url, params={"after": str(2**31)})
+    assert too_big.status_code == 422 and too_big.json()["error"]["field"] == "after"
