@@ -17,13 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agent_runtime import parts
+from agent_runtime.corpus import CORPORA, Corpus, Row
 from agent_runtime.embedding import Embedder
-from agent_runtime.indexer import vector_text
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import Message, Passage
 from agent_runtime.vector_index import VectorIndex, collection_name
-
-TABLES: dict[str, type[Passage] | type[Message]] = {"passage": Passage, "message": Message}
 
 
 @dataclass
@@ -53,31 +50,31 @@ class Doctor:
         self.embedder_for = embedder_for
 
     def examine(self, agent_id: str, embedding: str, *, repair: bool = False) -> list[Finding]:
-        findings = [self._examine(agent_id, embedding, kind) for kind in TABLES]
+        findings = [self._examine(agent_id, embedding, corpus) for corpus in CORPORA]
         if repair:
             for finding in findings:
                 if not finding.healthy:
                     self._repair(agent_id, embedding, finding)
         return findings
 
-    def _examine(self, agent_id: str, embedding: str, kind: str) -> Finding:
-        collection = collection_name(self.embedder_for(embedding), agent_id, kind)
+    def _examine(self, agent_id: str, embedding: str, corpus: Corpus) -> Finding:
+        collection = collection_name(self.embedder_for(embedding), agent_id, corpus.name)
         stored = set(self.index.ids(collection))
         expected: dict[int, set[str]] = {}  # rows marked indexed: their vectors must be there
         wanted: set[str] = set()  # and pending rows' vectors may be (a crash before marking)
         existing: set[int] = set()
         with Session(self.engine) as session:
-            for row in _rows(session, kind, agent_id):
+            for row in _rows(session, corpus, agent_id):
                 row_id = int(row.id or 0)
                 existing.add(row_id)
-                found = vector_text(row)
-                if found is None:
+                text = corpus.vector_text(row)
+                if text is None:
                     continue
-                ids = {v for v, _text in parts.vectors(found[1], row_id, found[2])}
+                ids = {v for v, _text in parts.vectors(corpus.prefix, row_id, text)}
                 wanted |= ids
                 if row.indexed:
                     expected[row_id] = ids
-        finding = Finding(agent_id, kind, rows=len(expected), vectors=len(stored))
+        finding = Finding(agent_id, corpus.name, rows=len(expected), vectors=len(stored))
         finding.missing = sorted(i for i, ids in expected.items() if not ids <= stored)
         for vector_id in sorted(stored - wanted):
             owner = parts.row_of(vector_id)
@@ -85,7 +82,8 @@ class Doctor:
         return finding
 
     def _repair(self, agent_id: str, embedding: str, finding: Finding) -> None:
-        table = TABLES[finding.kind]
+        corpus = next(c for c in CORPORA if c.name == finding.kind)
+        table = corpus.table
         collection = collection_name(self.embedder_for(embedding), agent_id, finding.kind)
         self.index.delete(collection, finding.stale + finding.orphans)
         again = set(finding.missing) | {parts.row_of(v) for v in finding.stale}
@@ -99,10 +97,6 @@ class Doctor:
         finding.repaired = True
 
 
-def _rows(session: Session, kind: str, agent_id: str) -> list[Passage | Message]:
-    rows: list[Passage | Message] = []
-    if kind == "passage":
-        rows.extend(session.exec(select(Passage).where(Passage.agent_id == agent_id)).all())
-    else:
-        rows.extend(session.exec(select(Message).where(Message.agent_id == agent_id)).all())
-    return rows
+def _rows(session: Session, corpus: Corpus, agent_id: str) -> list[Row]:
+    table = corpus.table
+    return list(session.exec(select(table).where(col(table.agent_id) == agent_id)))

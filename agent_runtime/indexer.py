@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import func, update
@@ -22,12 +21,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agent_runtime import parts
+from agent_runtime.corpus import CORPORA, Corpus, Row
+from agent_runtime.corpus import of as corpus_of
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import IndexUnavailable, ProviderBadRequest
-from agent_runtime.messages import as_text
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
-from agent_runtime.vector_index import KINDS, Metadata, VectorIndex, collection_name, epoch
+from agent_runtime.storage.tables import Agent, utcnow
+from agent_runtime.vector_index import Metadata, VectorIndex, collection_name
 
 BATCH = 256
 MAX_ATTEMPTS = 5  # a row that failed this often on its own is parked until retried
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What one write did: rows indexed, rows that failed on their own (with the error)."""
 
-    indexed: list[Passage | Message]
-    failed: list[tuple[Passage | Message, str]]
+    indexed: list[Row]
+    failed: list[tuple[Row, str]]
     count: int
 
 
@@ -163,7 +163,7 @@ class Indexer:
                 scope = scope.where(Agent.id == agent_id)
             scoped = tenant is not None or agent_id is not None
             pending = parked = 0
-            for table in (Passage, Message):
+            for table in (c.table for c in CORPORA):
                 rows = select(func.count()).select_from(table).where(col(table.indexed).is_(False))
                 if scoped:
                     rows = rows.where(col(table.agent_id).in_(scope))
@@ -215,8 +215,8 @@ class Indexer:
                     found = self._pending_rows(session, agent_id, skip=failed)
                 if found is None:
                     return done
-                embedding, passages, messages = found
-                outcome = self._write(agent_id, embedding, passages, messages)
+                embedding, rows = found
+                outcome = self._write(agent_id, embedding, rows)
                 with transaction(self.engine) as session:
                     self._mark(session, outcome)
                     gone = session.get(Agent, agent_id) is None
@@ -226,34 +226,32 @@ class Indexer:
                 failed |= {_key(row) for row, _error in outcome.failed}
                 done += outcome.count
 
-    def catch_up(self, session: Session, agent_id: str) -> list[Passage | Message]:
+    def catch_up(self, session: Session, agent_id: str) -> list[Row]:
         """Read-your-writes for a search inside the caller's transaction.
 
         Rows already committed but not yet indexed are upserted (at most `CATCH_UP_BATCHES`
         batches; the background thread does the rest) and marked in the caller's transaction:
         if it rolls back they are only indexed again. Rows the caller's own transaction wrote
         and has not committed never reach the index, since a rollback would leave their vectors
-        behind under ids that later rows reuse; they are returned, for the search to score in
-        memory. Takes no agent lock: the caller may hold row locks the background thread waits
-        for. A failure here never fails the search: rows are found by keyword meanwhile.
+        behind; they are returned, for the search to score in memory. Takes no agent lock: the
+        caller may hold row locks the background thread waits for. A failure here never fails
+        the search: rows are found by keyword meanwhile.
         """
         left = CATCH_UP_BATCHES if self._thread is not None else -1  # no thread: every row
         skip: set[tuple[str, int]] = set()
-        unsaved: list[Passage | Message] = []
+        unsaved: list[Row] = []
         while left:
             found = self._pending_rows(session, agent_id, newest_first=True, skip=skip)
             if not found:
                 break
-            embedding, passages, messages = found
-            rows: list[Passage | Message] = [*passages, *messages]
+            embedding, rows = found
             saved = self._committed(rows)
             unsaved += [r for r in rows if _key(r) not in saved]
             skip |= {_key(r) for r in rows if _key(r) not in saved}
-            passages = [p for p in passages if _key(p) in saved]
-            messages = [m for m in messages if _key(m) in saved]
-            if passages or messages:
+            rows = [r for r in rows if _key(r) in saved]
+            if rows:
                 try:
-                    outcome = self._write(agent_id, embedding, passages, messages)
+                    outcome = self._write(agent_id, embedding, rows)
                 except IndexUnavailable as exc:
                     log.warning("search indexing skipped for %s: %s", agent_id, exc)
                     self._failures[agent_id] = Failure(agent_id, str(exc), utcnow(), exc.shared)
@@ -266,15 +264,16 @@ class Indexer:
             self.schedule(agent_id)  # the background thread takes the rest
         return unsaved[:MAX_UNSAVED]
 
-    def _committed(self, rows: list[Passage | Message]) -> set[tuple[str, int]]:
+    def _committed(self, rows: list[Row]) -> set[tuple[str, int]]:
         """Which of `rows` another connection sees: those committed, not the caller's own."""
         out: set[tuple[str, int]] = set()
         with Session(self.engine) as fresh:
-            for table in (Passage, Message):
-                ids = [r.id for r in rows if isinstance(r, table)]
+            for corpus in CORPORA:
+                ids = [r.id for r in rows if isinstance(r, corpus.table)]
                 if ids:
+                    table = corpus.table
                     found = fresh.exec(select(table.id).where(col(table.id).in_(ids)))
-                    out |= {(table.__name__, int(i or 0)) for i in found}
+                    out |= {(corpus.name, int(i or 0)) for i in found}
         return out
 
     def _pending_rows(
@@ -283,39 +282,32 @@ class Indexer:
         agent_id: str,
         newest_first: bool = False,
         skip: set[tuple[str, int]] | None = None,
-    ) -> tuple[str, list[Passage], list[Message]] | None:
+    ) -> tuple[str, list[Row]] | None:
         agent = session.get(Agent, agent_id)
         if agent is None:
             return None
-        skip = skip or set()
-        passages = _pending(session, Passage, agent_id, newest_first, skip)
-        messages = _pending(session, Message, agent_id, newest_first, skip)
-        if not passages and not messages:
-            return None
-        return agent.embedding, passages, messages
+        rows = [
+            row
+            for corpus in CORPORA
+            for row in _pending(session, corpus, agent_id, newest_first, skip or set())
+        ]
+        return (agent.embedding, rows) if rows else None
 
-    def _write(
-        self, agent_id: str, embedding: str, passages: list[Passage], messages: list[Message]
-    ) -> Outcome:
+    def _write(self, agent_id: str, embedding: str, rows: list[Row]) -> Outcome:
         """Upsert the rows together; if that fails, one by one, to find the rows at fault."""
         try:
-            count = self._upsert(agent_id, embedding, passages, messages)
-            return Outcome([*passages, *messages], [], count)
+            return Outcome(list(rows), [], self._upsert(agent_id, embedding, rows))
         except IndexUnavailable:
             raise
         except Exception as exc:
             if not self.index.healthy():
                 raise IndexUnavailable(f"the vector index is unavailable: {exc}") from exc  # shared
-            rows: list[Passage | Message] = [*passages, *messages]
             if len(rows) == 1:
                 return Outcome([], [(rows[0], _describe(exc))], 0)
         outcome = Outcome([], [], 0)
         for row in rows:
             try:
-                if isinstance(row, Passage):
-                    outcome.count += self._upsert(agent_id, embedding, [row], [])
-                else:
-                    outcome.count += self._upsert(agent_id, embedding, [], [row])
+                outcome.count += self._upsert(agent_id, embedding, [row])
                 outcome.indexed.append(row)
             except Exception as exc:
                 outcome.failed.append((row, _describe(exc)))
@@ -325,29 +317,25 @@ class Indexer:
             )
         return outcome
 
-    def _upsert(
-        self, agent_id: str, embedding: str, passages: list[Passage], messages: list[Message]
-    ) -> int:
-        batches = {"passage": Batch(), "message": Batch()}
-        rows: list[Passage | Message] = [*passages, *messages]
+    def _upsert(self, agent_id: str, embedding: str, rows: list[Row]) -> int:
+        batches = {corpus.name: Batch() for corpus in CORPORA}
         for row in rows:
-            found = vector_text(row)
-            if found is None:
-                continue
-            kind, prefix, text = found
-            # Tags stay in the database (tags.py): the search filters dense hits by them there.
-            meta: Metadata = {"ts": epoch(row.created_at), "row": int(row.id or 0)}
-            if isinstance(row, Message):
-                meta["role"] = row.role
-            batches[kind].add(prefix, int(row.id or 0), text, meta)
+            corpus = corpus_of(row)
+            text = corpus.vector_text(row)
+            if text is not None:
+                # Tags stay in the database (tags.py): the search filters dense hits there.
+                batches[corpus.name].add(
+                    corpus.prefix, int(row.id or 0), text, corpus.metadata(row)
+                )
         embedder = self.embedder_for(embedding)
+        shared = embedding == self.shared_embedding
         done = 0
-        for kind, batch in batches.items():
+        for name, batch in batches.items():
             if batch.texts:
                 self.index.upsert(
-                    collection_name(embedder, agent_id, kind),
+                    collection_name(embedder, agent_id, name),
                     batch.ids,
-                    _embed(embedder, batch.texts, shared=embedding == self.shared_embedding),
+                    _embed(embedder, batch.texts, shared=shared),
                     batch.metas,
                 )
                 done += batch.rows
@@ -356,13 +344,13 @@ class Indexer:
     def drop_agent(self, agent_id: str, embedding: str) -> None:
         """Remove every collection of an agent's vectors."""
         embedder = self.embedder_for(embedding)
-        for kind in KINDS:
-            self.index.drop(collection_name(embedder, agent_id, kind))
+        for corpus in CORPORA:
+            self.index.drop(collection_name(embedder, agent_id, corpus.name))
 
     @staticmethod
     def _mark(session: Session, outcome: Outcome) -> None:
         """Mark the indexed rows; count a failed attempt (and its error) on the others."""
-        for table in (Passage, Message):
+        for table in (c.table for c in CORPORA):
             done = [r.id for r in outcome.indexed if isinstance(r, table)]
             if done:
                 session.exec(update(table).where(col(table.id).in_(done)).values(indexed=True))
@@ -378,7 +366,7 @@ class Indexer:
         """Give an agent's parked rows their attempts back and index them again."""
         revived = 0
         with transaction(self.engine) as session:
-            for table in (Passage, Message):
+            for table in (c.table for c in CORPORA):
                 revived += session.exec(
                     update(table)
                     .where(
@@ -393,30 +381,12 @@ class Indexer:
 
     def sweep(self) -> int:
         """Index whatever a crash left pending, for every agent."""
-        with transaction(self.engine) as session:
-            agents = set(
-                session.exec(
-                    select(Passage.agent_id).where(col(Passage.indexed).is_(False)).distinct()
-                )
-            ) | set(
-                session.exec(
-                    select(Message.agent_id).where(col(Message.indexed).is_(False)).distinct()
-                )
-            )
+        agents: set[str] = set()
+        with Session(self.engine) as session:
+            for table in (c.table for c in CORPORA):
+                pending = select(table.agent_id).where(col(table.indexed).is_(False))
+                agents |= set(session.exec(pending.distinct()))
         return sum(self._index_recording(a) for a in sorted(agents))
-
-
-Row = TypeVar("Row", Passage, Message)
-
-
-def vector_text(row: Passage | Message) -> tuple[str, str, str] | None:
-    """(kind, vector id prefix, text) a row is embedded as; None for rows with no vectors
-    (tool results, empty messages)."""
-    if isinstance(row, Passage):
-        return "passage", "p", row.text
-    if row.role != "tool" and (row.content or row.tool_calls):
-        return "message", "m", as_text(row)
-    return None
 
 
 def _embed(embedder: Embedder, texts: list[str], *, shared: bool) -> np.ndarray:
@@ -430,8 +400,8 @@ def _embed(embedder: Embedder, texts: list[str], *, shared: bool) -> np.ndarray:
         raise IndexUnavailable(f"the embedder failed: {_describe(exc)}", shared=shared) from exc
 
 
-def _key(row: Passage | Message) -> tuple[str, int]:
-    return (type(row).__name__, int(row.id or 0))
+def _key(row: Row) -> tuple[str, int]:
+    return (corpus_of(row).name, int(row.id or 0))
 
 
 def _describe(exc: Exception) -> str:
@@ -440,18 +410,19 @@ def _describe(exc: Exception) -> str:
 
 def _pending(
     session: Session,
-    table: type[Row],
+    corpus: Corpus,
     agent_id: str,
     newest_first: bool,
     skip: set[tuple[str, int]],
 ) -> list[Row]:
+    table = corpus.table
     order = col(table.id).desc() if newest_first else col(table.id)
     query = select(table).where(
         col(table.indexed).is_(False),
         table.agent_id == agent_id,
         col(table.index_attempts) < MAX_ATTEMPTS,  # parked rows wait for retry()
     )
-    skipped = [i for kind, i in skip if kind == table.__name__]
+    skipped = [i for name, i in skip if name == corpus.name]
     if skipped:
         query = query.where(col(table.id).not_in(skipped))
     return list(session.exec(query.order_by(order).limit(BATCH)))

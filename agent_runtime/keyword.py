@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, text
@@ -12,6 +11,7 @@ from sqlmodel import Session
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from agent_runtime import term_stats
+from agent_runtime.corpus import Corpus
 
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 IDENTIFIER = re.compile(r"\S*[^\W_][-_./:#@]+[^\W_]\S*", re.UNICODE)
@@ -148,19 +148,6 @@ STOP_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Table:
-    """Where the text of a searchable row lives, and the BM25 weight of each indexed column."""
-
-    name: str  # "passage" or "message"
-    weights: tuple[float, ...]
-
-
-# A row's own text counts fully; the turn before it (its context) at 0.3, tuned on LoCoMo.
-PASSAGES = Table("passage", (1.0, 0.3))
-MESSAGES = Table("message", (1.0, 0.3))
-
-
 def query_terms(query: str) -> tuple[list[str], list[str]]:
     """Words worth matching (stop words dropped unless nothing else is left) and identifiers."""
     words = [w.lower() for w in WORD.findall(query)]
@@ -171,7 +158,7 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
 
 def rank(
     session: Session,
-    table: Table,
+    table: Corpus,
     agent_id: str,
     query: str,
     *,
@@ -226,7 +213,7 @@ def _ids(session: Session, sql: str, params: dict[str, object]) -> list[int]:
 
 def _rank_sqlite(
     session: Session,
-    table: Table,
+    table: Corpus,
     words: list[str],
     identifiers: list[str],
     where: str,

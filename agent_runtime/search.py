@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 from agent_runtime import keyword, parts, term_stats, time_hints
 from agent_runtime import messages as messages_
 from agent_runtime import tags as tags_
+from agent_runtime.corpus import MESSAGES, PASSAGES, Corpus
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import RecalldError
-from agent_runtime.indexer import vector_text
 from agent_runtime.storage.tables import Message, Passage
 from agent_runtime.vector_index import VectorHit, VectorIndex, collection_name, epoch
 from memory_tools import Hit
@@ -63,19 +63,19 @@ def _within(
 
 
 def _score(
-    embedder: Embedder, query: np.ndarray, kind: str, rows: list[Passage | Message]
+    embedder: Embedder, query: np.ndarray, corpus: Corpus, rows: list[Passage | Message]
 ) -> list[VectorHit]:
-    """Rows of `kind` scored against the query vector as the index would, part by part."""
-    found = [vector_text(r) for r in rows]
+    """Rows scored against the query vector as the index would, part by part."""
+    texts = [(row, corpus.vector_text(row)) for row in rows]
     pieces = [
-        (vid, text)
-        for row, hit in zip(rows, found, strict=True)
-        if hit is not None and hit[0] == kind
-        for vid, text in parts.vectors(hit[1], int(row.id or 0), hit[2])
+        (vid, part)
+        for row, text in texts
+        if text is not None
+        for vid, part in parts.vectors(corpus.prefix, int(row.id or 0), text)
     ]
     if not pieces:
         return []
-    vectors = embedder.embed([text for _, text in pieces])
+    vectors = embedder.embed([part for _, part in pieces])
     distances = 1.0 - vectors @ np.asarray(query, dtype=np.float32)
     return [VectorHit(vid, float(d)) for (vid, _), d in zip(pieces, distances, strict=True)]
 
@@ -147,7 +147,7 @@ class Searcher:
         self,
         embedder: Embedder,
         agent_id: str,
-        kind: str,
+        corpus: Corpus,
         query: str,
         limit: int,
         start: datetime | None,
@@ -166,12 +166,34 @@ class Searcher:
             clauses.append({"role": {"$in": list(roles)}})
         vector = embedder.embed([query])[0]
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        collection = collection_name(embedder, agent_id, kind)
+        collection = collection_name(embedder, agent_id, corpus.name)
         hits = self.index.query(collection, vector, limit * PARTS_PER_ROW, where)
-        mine = [r for r in unsaved or [] if _within(r, start, end, roles)]
+        mine = [
+            r
+            for r in unsaved or []
+            if isinstance(r, corpus.table) and _within(r, start, end, roles)
+        ]
         if mine:
-            hits = sorted(hits + _score(embedder, vector, kind, mine), key=lambda h: h.distance)
+            hits = sorted(hits + _score(embedder, vector, corpus, mine), key=lambda h: h.distance)
         return parts.rows_best_first([h.id for h in hits], limit)
+
+    def search(
+        self,
+        session: Session,
+        embedder: Embedder,
+        corpus: Corpus,
+        agent_id: str,
+        query: str,
+        filters: Filters,
+        limit: int,
+        offset: int = 0,
+    ) -> tuple[list[Hit], int]:
+        """A page of `corpus` rows best first, and how many rows matched in all."""
+        ranked = self.rank(session, embedder, agent_id, query, corpus, filters, limit + offset)
+        page = ranked[offset : offset + limit]
+        table = corpus.table
+        rows = {r.id: r for r in session.exec(select(table).where(col(table.id).in_(page)))}
+        return [corpus.hit(rows[i]) for i in page if i in rows], len(ranked)
 
     def passages(
         self,
@@ -187,21 +209,7 @@ class Searcher:
         offset: int = 0,
     ) -> tuple[list[Hit], int]:
         filters = Filters(start, end, tags=list(tags))
-        ranked = self.rank(session, embedder, agent_id, query, "passage", filters, limit + offset)
-        page = ranked[offset : offset + limit]
-        rows = {p.id: p for p in session.exec(select(Passage).where(col(Passage.id).in_(page)))}
-        hits = [
-            Hit(
-                id=i,
-                text=rows[i].text,
-                created_at=rows[i].created_at,
-                score=0.0,
-                tags=list(rows[i].tags),
-            )
-            for i in page
-            if i in rows
-        ]
-        return hits, len(ranked)
+        return self.search(session, embedder, PASSAGES, agent_id, query, filters, limit, offset)
 
     def messages(
         self,
@@ -219,21 +227,7 @@ class Searcher:
     ) -> tuple[list[Hit], int]:
         roles = list(roles) or list(messages_.SEARCH_ROLES)
         filters = Filters(start, end, roles=roles, before_id=before_id)
-        ranked = self.rank(session, embedder, agent_id, query, "message", filters, limit + offset)
-        page = ranked[offset : offset + limit]
-        rows = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(page)))}
-        hits = [
-            Hit(
-                id=i,
-                text=messages_.body(rows[i]),
-                created_at=rows[i].created_at,
-                score=0.0,
-                role=rows[i].role,
-            )
-            for i in page
-            if i in rows
-        ]
-        return hits, len(ranked)
+        return self.search(session, embedder, MESSAGES, agent_id, query, filters, limit, offset)
 
     def rank(
         self,
@@ -241,11 +235,11 @@ class Searcher:
         embedder: Embedder,
         agent_id: str,
         query: str,
-        kind: str,
+        corpus: Corpus,
         filters: Filters,
         needed: int,
     ) -> list[int]:
-        """Row ids of `kind` ("passage" or "message"), best first, keyword and dense fused."""
+        """Row ids of `corpus`, best first, keyword and dense fused."""
         want = max(self.fusion.candidates, needed * 2)
         unsaved = self.catch_up(session, agent_id)
         # The query's embedding and vector search run beside the keyword query: both spend
@@ -255,7 +249,7 @@ class Searcher:
             self.dense,
             embedder,
             agent_id,
-            kind,
+            corpus,
             query,
             want * TAG_OVERFETCH if filters.tags else want,
             filters.start,
@@ -263,10 +257,9 @@ class Searcher:
             roles=filters.roles,
             unsaved=unsaved,
         )
-        table = keyword.PASSAGES if kind == "passage" else keyword.MESSAGES
         keyword_ids = keyword.rank(
             session,
-            table,
+            corpus,
             agent_id,
             query,
             limit=want,
@@ -279,7 +272,7 @@ class Searcher:
         try:
             dense_ids = dense.result()
         except RecalldError as exc:  # a broken vector index must not break search: keywords
-            log.warning("dense search failed for %s %s: %s", agent_id, kind, exc.message)
+            log.warning("dense search failed for %s %s: %s", agent_id, corpus.name, exc.message)
             dense_ids = []
         if filters.tags:  # the index holds no tags: keep the dense hits that carry them all
             dense_ids = self._tagged(session, dense_ids, filters.tags)
@@ -289,13 +282,13 @@ class Searcher:
         )
         if self.fusion.neighbour_weight and scores:
             leaders = set(best_first(scores)[: self.fusion.neighbour_sources])
-            turns = self._turns_around(session, agent_id, kind, leaders, filters)
+            turns = self._turns_around(session, agent_id, corpus, leaders, filters)
             scores = spread_to_neighbours(
                 scores, turns, self.fusion.neighbour_weight, self.fusion.neighbour_spread
             )
         named = time_hints.window(query, self.clock())
         if named is not None and self.fusion.time_weight and scores:
-            scores = self._favour_window(session, kind, scores, named)
+            scores = self._favour_window(session, corpus, scores, named)
         if filters.before_id is not None:
             scores = {i: v for i, v in scores.items() if i < filters.before_id}
         return best_first(scores)
@@ -307,10 +300,10 @@ class Searcher:
         return [i for i in ids if i in keep]
 
     def _favour_window(
-        self, session: Session, kind: str, scores: dict[int, float], named: time_hints.Window
+        self, session: Session, corpus: Corpus, scores: dict[int, float], named: time_hints.Window
     ) -> dict[int, float]:
         """Fuse in a third list: the scored rows whose time lies in the window the query names."""
-        table = Passage if kind == "passage" else Message
+        table = corpus.table
         rows = session.exec(select(table.id, table.created_at).where(col(table.id).in_(scores)))
         times = {i: created for i, created in rows}
         inside = [i for i in best_first(scores) if i in times and named.holds(times[i])]
@@ -318,38 +311,33 @@ class Searcher:
         return {i: score + extra.get(i, 0.0) for i, score in scores.items()}
 
     def _turns_around(
-        self, session: Session, agent_id: str, kind: str, ids: set[int], filters: Filters
+        self, session: Session, agent_id: str, corpus: Corpus, ids: set[int], filters: Filters
     ) -> set[int]:
-        """Conversation turns among `ids` and their neighbours that pass the filters: paged-out
-        passages, or messages of the roles searched."""
+        """Conversation turns among `ids` and their neighbours that pass the filters (paged-out
+        passages carrying the tags asked for, messages of the roles searched)."""
         spread = self.fusion.neighbour_spread
         wanted = {i + step for i in ids for step in range(-spread, spread + 1)}
+        table = corpus.table
         # Primary-key lookups only: with agent_id in the WHERE clause SQLite's planner would
         # rather walk the agent's whole index.
-        if kind == "passage":
-            found = [
-                (i, owner, created, all(t in tags for t in filters.tags))
-                for i, owner, created, tags in session.exec(
-                    select(Passage.id, Passage.agent_id, Passage.created_at, Passage.tags).where(
-                        col(Passage.id).in_(wanted), Passage.origin == "paged"
-                    )
-                )
-            ]
-        else:
-            found = [
-                (i, owner, created, role in filters.roles)
-                for i, owner, created, role in session.exec(
-                    select(Message.id, Message.agent_id, Message.created_at, Message.role).where(
-                        col(Message.id).in_(wanted)
-                    )
-                )
-            ]
+        query = select(
+            table.id, table.agent_id, table.created_at, getattr(table, corpus.filter_column)
+        ).where(col(table.id).in_(wanted))
+        if corpus.turns is not None:
+            query = query.where(corpus.turns)
         return {
             i
-            for i, owner, created, ok in found
+            for i, owner, created, value in session.exec(query)
             if i is not None
             and owner == agent_id
-            and ok
+            and _passes(corpus, value, filters)
             and (filters.start is None or created >= filters.start)
             and (filters.end is None or created <= filters.end)
         }
+
+
+def _passes(corpus: Corpus, value: Any, filters: Filters) -> bool:
+    """A row's tags or role against the filters."""
+    if corpus.tags:
+        return tags_.has_all(value, filters.tags)
+    return not filters.roles or value in filters.roles

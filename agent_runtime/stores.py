@@ -15,6 +15,7 @@ from agent_runtime import agents as agents_
 from agent_runtime import messages as messages_
 from agent_runtime import parts
 from agent_runtime import tags as tags_
+from agent_runtime.corpus import PASSAGES
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import InvalidInput, NotFound
 from agent_runtime.limits import MAX_PASSAGE_CHARS
@@ -180,13 +181,15 @@ class ArchivalMemory(_Store):
             passage = session.get(Passage, passage_id)
             if passage is None or passage.agent_id != agent_id:
                 raise NotFound(f"passage {passage_id} not found")
-            vector_ids = [id_ for id_, _ in parts.vectors("p", passage_id, passage.text)]
+            vector_ids = [
+                v for v, _text in parts.vectors(PASSAGES.prefix, passage_id, passage.text)
+            ]
             session.delete(passage)
             agent.passage_count = max(agent.passage_count - 1, 0)
             session.add(agent)
             embedding = agent.embedding
         embedder = self.services.embedders.get(embedding)
-        collection = collection_name(embedder, agent_id, "passage")
+        collection = collection_name(embedder, agent_id, PASSAGES.name)
         index = self.services.searcher.index
         index.delete_rows(collection, [passage_id])  # every vector, whatever the text is now
         index.delete(collection, vector_ids)  # vectors written before they carried their row

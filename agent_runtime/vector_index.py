@@ -27,9 +27,6 @@ def epoch(moment: datetime) -> int:
     return timegm(moment.utctimetuple())
 
 
-KINDS = ("passage", "message")
-
-
 def collection_name(embedder: Embedder, agent_id: str, kind: str) -> str:
     """One collection per agent, kind and embedder: searches need no agent filter, which in
     Chroma would mean a scan over every row's metadata."""

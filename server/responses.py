@@ -283,18 +283,7 @@ class ContextOut(Out):
 
     @classmethod
     def of(cls, breakdown: Breakdown) -> ContextOut:
-        return cls(
-            system=breakdown.system,
-            blocks=breakdown.blocks,
-            summary=breakdown.summary,
-            messages=breakdown.messages,
-            tools=breakdown.tools,
-            total=breakdown.total,
-            window=breakdown.window,
-            in_context_messages=breakdown.in_context_messages,
-            system_prompt=breakdown.system_prompt,
-            summary_text=breakdown.summary_text,
-        )
+        return cls.model_validate(breakdown, from_attributes=True)
 
 
 class JobTokens(Out):
@@ -405,17 +394,7 @@ class FindingOut(Out):
 
     @classmethod
     def of(cls, finding: Finding) -> FindingOut:
-        return cls(
-            agent_id=finding.agent_id,
-            kind=finding.kind,
-            rows=finding.rows,
-            vectors=finding.vectors,
-            missing=finding.missing,
-            stale=finding.stale,
-            orphans=finding.orphans,
-            healthy=finding.healthy,
-            repaired=finding.repaired,
-        )
+        return cls.model_validate(finding, from_attributes=True)
 
 
 class DoctorOut(Out):

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from agent_runtime import keyword
+from agent_runtime.corpus import PASSAGES
 from agent_runtime.runtime import Runtime
 from agent_runtime.specs import AgentSpec, PassageInput
 
@@ -49,7 +50,7 @@ def test_ranking_the_table_first_gives_the_same_order_as_the_full_join(
     def ranks() -> list[list[int]]:
         with Session(runtime.engine) as session:
             return [
-                keyword.rank(session, keyword.PASSAGES, agent, query, limit=5, **filters)
+                keyword.rank(session, PASSAGES, agent, query, limit=5, **filters)
                 for agent, query, filters in cases
             ]
 
@@ -71,7 +72,7 @@ def test_a_word_in_most_rows_is_left_out_while_rarer_words_remain(runtime: Runti
     with Session(runtime.engine) as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("ANALYZE passage"))  # the word statistics PostgreSQL reads
-        ids = keyword.rank(session, keyword.PASSAGES, agent_id, "kiln glaze weather", limit=50)
+        ids = keyword.rank(session, PASSAGES, agent_id, "kiln glaze weather", limit=50)
     texts = {p.id: p.text for p in runtime.passages(agent_id, limit=100)}
     # "weather" is in every row: matching it would return all 42
     assert sorted(texts[i] for i in ids) == ["glaze weather", "kiln weather"]
@@ -81,7 +82,7 @@ def test_two_words_are_kept_however_common(runtime: Runtime) -> None:
     agent_id = runtime.create_agent(AgentSpec(name="s")).id
     runtime.insert_passages(agent_id, [PassageInput(f"weather report {i}") for i in range(20)])
     with Session(runtime.engine) as session:
-        ids = keyword.rank(session, keyword.PASSAGES, agent_id, "weather report", limit=50)
+        ids = keyword.rank(session, PASSAGES, agent_id, "weather report", limit=50)
     assert len(ids) == 20
 
 
@@ -111,10 +112,8 @@ def test_cached_word_counts_leave_out_the_same_words(runtime: Runtime) -> None:
         if session.get_bind().dialect.name != "sqlite":
             pytest.skip("PostgreSQL reads its counts from pg_stats, not cached")
         for query in ["kiln glaze weather", "glaze weather kiln", "kiln glaze weather"]:
-            cached = keyword.rank(
-                session, keyword.PASSAGES, agent_id, query, limit=50, counts=counts
-            )
-            fresh = keyword.rank(session, keyword.PASSAGES, agent_id, query, limit=50)
+            cached = keyword.rank(session, PASSAGES, agent_id, query, limit=50, counts=counts)
+            fresh = keyword.rank(session, PASSAGES, agent_id, query, limit=50)
             assert cached == fresh and len(cached) == 2
     assert counts.known("passage", ["kiln", "glaze", "weather"], rows=42) == {
         "kiln": 1,

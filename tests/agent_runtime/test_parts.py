@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from agent_runtime import parts
+from agent_runtime.corpus import PASSAGES
 from agent_runtime.runtime import Runtime
 from agent_runtime.specs import AgentSpec
 from agent_runtime.vector_index import collection_name
@@ -59,7 +60,7 @@ def test_a_sentence_buried_in_a_long_turn_is_found_densely(runtime: Runtime) -> 
     embedder = runtime.services.embedders.get("fake")
     with runtime._read() as session:
         searcher.catch_up(session, agent_id)
-    ranked = searcher.dense(embedder, agent_id, "passage", "sister moved Lisbon", 4, None, None)
+    ranked = searcher.dense(embedder, agent_id, PASSAGES, "sister moved Lisbon", 4, None, None)
     rows = {p.id: p.text for p in runtime.passages(agent_id)}
     assert rows[ranked[0]] == buried
 

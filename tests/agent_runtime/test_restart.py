@@ -127,6 +127,7 @@ def test_upgrading_gives_existing_messages_the_spoken_message_before_them(
     from sqlmodel import Session
 
     from agent_runtime import keyword
+    from agent_runtime.corpus import MESSAGES
     from agent_runtime.storage.database import make_engine
 
     settings = Settings(home=tmp_path, database_url=database_url)
@@ -160,7 +161,7 @@ def test_upgrading_gives_existing_messages_the_spoken_message_before_them(
         assert contexts == ["", "", "", history[0][1], history[3][1]]
         if engine.dialect.name == "postgresql":
             session.execute(text("ANALYZE message"))
-        found = keyword.rank(session, keyword.MESSAGES, "a1", "catamaran mooring", limit=5)
+        found = keyword.rank(session, MESSAGES, "a1", "catamaran mooring", limit=5)
         texts = [
             session.execute(text("SELECT content FROM message WHERE id = :i"), {"i": i}).scalar()
             for i in found
