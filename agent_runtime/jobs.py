@@ -54,7 +54,8 @@ def next_run(schedule: str, after: datetime) -> datetime:
         return after + timedelta(seconds=seconds)
     from croniter import croniter
 
-    return croniter(schedule, after).get_next(datetime)
+    following: datetime = croniter(schedule, after).get_next(datetime)
+    return following
 
 
 def first_run(schedule: str, now: datetime) -> datetime:

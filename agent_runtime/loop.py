@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session
 
@@ -242,7 +243,7 @@ class TurnRunner:
     # -- paging -------------------------------------------------------------------------------
 
     def _fit(
-        self, agent_id: str, schemas: list[dict], llm: LLM, lease: Lease, force: bool
+        self, agent_id: str, schemas: list[dict[str, Any]], llm: LLM, lease: Lease, force: bool
     ) -> ChatRequest:
         """The request for the next model call, paging first until it fits the window."""
         settings = self.s.settings
@@ -299,7 +300,9 @@ class TurnRunner:
             self.s.indexer.schedule(agent_id)
             forced = False
 
-    def _request(self, agent: Agent, rows: list[Message], schemas: list[dict]) -> ChatRequest:
+    def _request(
+        self, agent: Agent, rows: list[Message], schemas: list[dict[str, Any]]
+    ) -> ChatRequest:
         return ChatRequest(
             model=agent.model,
             messages=context.request_messages(agent, rows),

@@ -75,7 +75,7 @@ class Processes:
             self._thread.join(timeout=5)
             self._thread = None
         with transaction(self.engine) as session:
-            session.exec(delete(Process).where(col(Process.id) == self.id))  # type: ignore[call-overload]
+            session.exec(delete(Process).where(col(Process.id) == self.id))
 
     def live(self, now: datetime) -> Select:  # type: ignore[type-arg]
         """The ids of processes alive at `now`, as a subquery."""
@@ -100,7 +100,7 @@ class Processes:
                 dead.append(row.id)
         if dead:
             log.info("processes %s on this host are gone; their leases are free", dead)
-            session.exec(delete(Process).where(col(Process.id).in_(dead)))  # type: ignore[call-overload]
+            session.exec(delete(Process).where(col(Process.id).in_(dead)))
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_seconds):

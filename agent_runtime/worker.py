@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import and_, func, or_, update
@@ -107,7 +107,7 @@ class Worker:
         self.run_job(job_id)
         return True
 
-    def _lease_until(self):  # type: ignore[no-untyped-def]
+    def _lease_until(self) -> datetime:
         return utcnow() + timedelta(seconds=self.settings.job_lease_seconds)
 
     def claim(self) -> str | None:

@@ -42,6 +42,6 @@ def complete_job(memory: JobMemory, result: str) -> str:
 
 def job_registry(base: ToolRegistry) -> ToolRegistry:
     registry = base.copy()
-    registry.register(report_progress)  # type: ignore[arg-type]
-    registry.register(complete_job)  # type: ignore[arg-type]
+    registry.register(report_progress)
+    registry.register(complete_job)
     return registry

@@ -70,7 +70,7 @@ def create_app(
             *api.routes(OPERATIONS, settings),
             Route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
         ],
-        exception_handlers=HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from agent_runtime.errors import Unauthorized
-from agent_runtime.runtime import DEFAULT_TENANT, Runtime
+from agent_runtime.runtime import Runtime
+from agent_runtime.stores import DEFAULT_TENANT
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 

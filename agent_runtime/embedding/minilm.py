@@ -66,7 +66,8 @@ class MiniLMEmbedder:
             "mask": mask[:, :, None],
             "mask_bias": bias,
         }
-        return self._session.run(["embedding"], feeds)[0]
+        out: np.ndarray = self._session.run(["embedding"], feeds)[0]
+        return out
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -132,8 +133,8 @@ def build_graph(weights_path: Path):  # type: ignore[no-untyped-def]
     from safetensors.numpy import load_file
 
     w = load_file(str(weights_path))
-    inits: list = []
-    nodes: list = []
+    inits: list[Any] = []
+    nodes: list[Any] = []
     counter = [0]
 
     def const(name: str, array: np.ndarray) -> str:

@@ -122,7 +122,8 @@ def model_window(model: str) -> int | None:
         info = _litellm().get_model_info(model)
     except Exception:
         return None
-    return info.get("max_input_tokens") or info.get("max_tokens")
+    window = info.get("max_input_tokens") or info.get("max_tokens")
+    return int(window) if window else None
 
 
 def embed_texts(model: str, texts: list[str]) -> list[list[float]]:

@@ -6,6 +6,7 @@ Schema changes go through migrations in ``storage/migrations/versions``; never `
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
@@ -104,7 +105,7 @@ class Message(SQLModel, table=True):
     content: str = Field(default="", sa_column=Column(Text, nullable=False))
     # The spoken message before this one, searched at a lower keyword weight (messages.chain).
     context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-    tool_calls: list[dict] | None = Field(default=None, sa_column=Column(JSON))
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     tool_call_id: str | None = None
     name: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -197,7 +198,7 @@ class JobEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(foreign_key="job.id", ondelete="CASCADE")
     kind: str  # status, step, progress, tool_call, result
-    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
 
