@@ -23,7 +23,13 @@ from agent_runtime.corpus import MESSAGES, PASSAGES, Corpus
 from agent_runtime.embedding import Embedder
 from agent_runtime.errors import RecalldError
 from agent_runtime.storage.tables import Message, Passage
-from agent_runtime.vector_index import VectorHit, VectorIndex, collection_name, epoch
+from agent_runtime.vector_index import (
+    VectorFilter,
+    VectorHit,
+    VectorIndex,
+    collection_name,
+    epoch,
+)
 from memory_tools import Hit
 
 # A dense query asks for this many vectors per row it wants: rows have several parts.
@@ -157,17 +163,14 @@ class Searcher:
     ) -> list[int]:
         """Row ids by meaning: the index's hits, and `unsaved` rows (the searching transaction's
         own, which never reach the index before they commit) scored here in memory."""
-        clauses: list[dict[str, Any]] = []
-        if start is not None:
-            clauses.append({"ts": {"$gte": epoch(start)}})
-        if end is not None:
-            clauses.append({"ts": {"$lte": epoch(end)}})
-        if roles:
-            clauses.append({"role": {"$in": list(roles)}})
+        only = VectorFilter(
+            start=None if start is None else epoch(start),
+            end=None if end is None else epoch(end),
+            roles=tuple(roles or ()),
+        )
         vector = embedder.embed([query])[0]
-        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         collection = collection_name(embedder, agent_id, corpus.name)
-        hits = self.index.query(collection, vector, limit * PARTS_PER_ROW, where)
+        hits = self.index.query(collection, vector, limit * PARTS_PER_ROW, only)
         mine = [
             r
             for r in unsaved or []

@@ -1,7 +1,7 @@
 """The vector seam: a `VectorIndex` protocol, chromadb behind it, and an in-memory fake.
 
-This is the only module that imports chromadb. Filters use Chroma's `where` language (a subset:
-equality, `$gte`/`$lte`/`$in`, `$and`), which the fake implements too.
+This is the only module that imports chromadb. A query's filter is our own `VectorFilter`;
+`ChromaIndex` turns it into Chroma's `where` language, and the fake applies it directly.
 """
 
 from __future__ import annotations
@@ -35,6 +35,24 @@ def collection_name(embedder: Embedder, agent_id: str, kind: str) -> str:
 
 
 @dataclass(frozen=True)
+class VectorFilter:
+    """Which vectors a query may return: those of rows from `start` to `end` (seconds since
+    1970, inclusive) and, if `roles` is given, of rows with one of those roles."""
+
+    start: int | None = None
+    end: int | None = None
+    roles: tuple[str, ...] = ()
+
+    def admits(self, meta: Metadata) -> bool:
+        at = meta.get("ts")
+        if self.start is not None and not (isinstance(at, int) and at >= self.start):
+            return False
+        if self.end is not None and not (isinstance(at, int) and at <= self.end):
+            return False
+        return not self.roles or meta.get("role") in self.roles
+
+
+@dataclass(frozen=True)
 class VectorHit:
     id: str
     distance: float  # cosine distance: 0 is identical
@@ -46,7 +64,7 @@ class VectorIndex(Protocol):
     ) -> None: ...
 
     def query(
-        self, collection: str, vector: np.ndarray, k: int, where: dict[str, Any] | None
+        self, collection: str, vector: np.ndarray, k: int, only: VectorFilter | None = None
     ) -> list[VectorHit]: ...
 
     def delete(self, collection: str, ids: list[str]) -> None: ...
@@ -118,13 +136,13 @@ class ChromaIndex:
             raise RecalldError(f"vector store write failed: {exc}") from exc
 
     def query(
-        self, collection: str, vector: np.ndarray, k: int, where: dict[str, Any] | None
+        self, collection: str, vector: np.ndarray, k: int, only: VectorFilter | None = None
     ) -> list[VectorHit]:
         try:
             result = self._collection(collection).query(
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
                 n_results=k,
-                where=where or None,
+                where=_where(only),
                 include=["distances"],
             )
         except Exception as exc:
@@ -193,11 +211,13 @@ class MemoryIndex:
                 rows[id_] = (np.asarray(vector, dtype=np.float32), dict(meta))
 
     def query(
-        self, collection: str, vector: np.ndarray, k: int, where: dict[str, Any] | None
+        self, collection: str, vector: np.ndarray, k: int, only: VectorFilter | None = None
     ) -> list[VectorHit]:
         with self._lock:
             rows = [
-                (i, v) for i, (v, m) in self._rows.get(collection, {}).items() if matches(m, where)
+                (i, v)
+                for i, (v, m) in self._rows.get(collection, {}).items()
+                if only is None or only.admits(m)
             ]
         if not rows:
             return []
@@ -239,25 +259,17 @@ class MemoryIndex:
             return {k for _v, m in self._rows.get(collection, {}).values() for k in m}
 
 
-def matches(meta: Metadata, where: dict[str, Any] | None) -> bool:
-    if not where:
-        return True
-    for key, cond in where.items():
-        if key == "$and":
-            if not all(matches(meta, c) for c in cond):
-                return False
-            continue
-        value = meta.get(key)
-        if isinstance(cond, dict):
-            for op, arg in cond.items():
-                if op == "$gte" and not (value is not None and value >= arg):
-                    return False
-                if op == "$lte" and not (value is not None and value <= arg):
-                    return False
-                if op == "$in" and value not in arg:
-                    return False
-                if op == "$eq" and value != arg:
-                    return False
-        elif value != cond:
-            return False
-    return True
+def _where(only: VectorFilter | None) -> dict[str, Any] | None:
+    """A `VectorFilter` in Chroma's `where` language."""
+    if only is None:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if only.start is not None:
+        clauses.append({"ts": {"$gte": only.start}})
+    if only.end is not None:
+        clauses.append({"ts": {"$lte": only.end}})
+    if only.roles:
+        clauses.append({"role": {"$in": list(only.roles)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -19,7 +19,13 @@ from agent_runtime.runtime import Runtime
 from agent_runtime.settings import Settings
 from agent_runtime.specs import AgentSpec, PassageInput
 from agent_runtime.storage.tables import Passage
-from agent_runtime.vector_index import MemoryIndex, Metadata, VectorHit, collection_name
+from agent_runtime.vector_index import (
+    MemoryIndex,
+    Metadata,
+    VectorFilter,
+    VectorHit,
+    collection_name,
+)
 
 
 class FlakyIndex(MemoryIndex):
@@ -39,11 +45,11 @@ class FlakyIndex(MemoryIndex):
         super().upsert(collection, ids, vectors, metadatas)
 
     def query(
-        self, collection: str, vector: np.ndarray, k: int, where: dict | None
+        self, collection: str, vector: np.ndarray, k: int, only: VectorFilter | None = None
     ) -> list[VectorHit]:
         if self.query_broken:
             raise RecalldError("vector store query failed: Error in compaction")
-        return super().query(collection, vector, k, where)
+        return super().query(collection, vector, k, only)
 
     def healthy(self) -> bool:
         return not self.down

@@ -29,3 +29,21 @@ def test_rows_are_deleted_with_every_part_and_ids_are_listed(index: VectorIndex)
     assert index.ids("col") == ["p:8"]
     assert [h.id for h in index.query("col", unit(1, 0, 0), 5, None)] == ["p:8"]
     assert index.ids("missing") == [] and index.healthy()
+
+
+def test_both_indexes_apply_our_filter_alike(index: VectorIndex) -> None:
+    from agent_runtime.vector_index import VectorFilter
+
+    vectors = np.stack([unit(1, 0, 0), unit(1, 0.1, 0), unit(1, 0.2, 0)])
+    metas = [
+        {"ts": 10, "row": 1, "role": "user"},
+        {"ts": 20, "row": 2, "role": "assistant"},
+        {"ts": 30, "row": 3, "role": "user"},
+    ]
+    index.upsert("col", ["m:1", "m:2", "m:3"], vectors, metas)  # type: ignore[arg-type]
+    near = unit(1, 0, 0)
+    assert [h.id for h in index.query("col", near, 5, VectorFilter(start=15))] == ["m:2", "m:3"]
+    assert [h.id for h in index.query("col", near, 5, VectorFilter(end=20))] == ["m:1", "m:2"]
+    users = index.query("col", near, 5, VectorFilter(roles=("user",), start=20))
+    assert [h.id for h in users] == ["m:3"]
+    assert len(index.query("col", near, 5, VectorFilter())) == 3
