@@ -11,30 +11,32 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from agent_runtime import agents as agents_
-from agent_runtime import blocks as blocks_
-from agent_runtime import context, idempotency, keys
-from agent_runtime import messages as messages_
-from agent_runtime.doctor import Doctor, Finding
+from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded
+from agent_runtime.core.limits import MAX_STEPS_LIMIT
+from agent_runtime.core.settings import Settings
+from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec
 from agent_runtime.embedding import Embedder, make_embedder
-from agent_runtime.errors import Conflict, InvalidInput, LimitExceeded
-from agent_runtime.indexer import Indexer
-from agent_runtime.jobs import Jobs
-from agent_runtime.leases import Lease
-from agent_runtime.limits import MAX_STEPS_LIMIT
+from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Usage
 from agent_runtime.llm.endpoints import Endpoints
-from agent_runtime.loop import EventSink, TurnOptions, TurnResult, TurnRunner
-from agent_runtime.processes import Processes
-from agent_runtime.search import Fusion, Searcher
-from agent_runtime.services import Embedders, Services
-from agent_runtime.settings import Settings
-from agent_runtime.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec
+from agent_runtime.llm.tokens import TokenCounter
+from agent_runtime.memory import agents as agents_
+from agent_runtime.memory import blocks as blocks_
+from agent_runtime.memory import messages as messages_
+from agent_runtime.memory import window
+from agent_runtime.retrieval.doctor import Doctor, Finding
+from agent_runtime.retrieval.indexer import Indexer
+from agent_runtime.retrieval.search import Fusion, Searcher
+from agent_runtime.retrieval.vector_index import ChromaIndex, VectorIndex
+from agent_runtime.storage import keys
 from agent_runtime.storage.database import make_engine, transaction, upgrade
+from agent_runtime.storage.processes import Processes
 from agent_runtime.storage.tables import Agent, AgentBlock, Block, utcnow
 from agent_runtime.stores import DEFAULT_TENANT, ArchivalMemory, RecallMemory, page
-from agent_runtime.tokens import TokenCounter
-from agent_runtime.vector_index import ChromaIndex, VectorIndex
+from agent_runtime.turns import idempotency
+from agent_runtime.turns.leases import Lease
+from agent_runtime.turns.loop import EventSink, TurnOptions, TurnResult, TurnRunner
+from agent_runtime.turns.services import Embedders, Services
 from memory_tools import ToolRegistry, default_registry
 
 log = logging.getLogger(__name__)
@@ -321,7 +323,7 @@ class Runtime(ArchivalMemory, RecallMemory):
             agent = session.get(Agent, agent_id)
             if agent is not None:
                 agent.memory_edited_at = utcnow()
-                context.refresh_system(session, agent, self.services.counter)
+                window.refresh_system(session, agent, self.services.counter)
         return block
 
     def create_block(self, spec: BlockSpec, *, tenant: str = DEFAULT_TENANT) -> Block:
@@ -358,21 +360,21 @@ class Runtime(ArchivalMemory, RecallMemory):
             for agent_id in linked:
                 agent = session.get(Agent, agent_id)
                 if agent is not None:
-                    context.refresh_system(session, agent, self.services.counter)
+                    window.refresh_system(session, agent, self.services.counter)
 
     def attach_block(self, agent_id: str, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             blocks_.attach(session, agent_id, blocks_.get(session, tenant, block_id))
             session.flush()
-            context.refresh_system(session, agent, self.services.counter)
+            window.refresh_system(session, agent, self.services.counter)
 
     def detach_block(self, agent_id: str, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             blocks_.detach(session, agent_id, block_id)
             session.flush()
-            context.refresh_system(session, agent, self.services.counter)
+            window.refresh_system(session, agent, self.services.counter)
 
     # -- indexing ---------------------------------------------------------------------------
 
@@ -423,11 +425,11 @@ class Runtime(ArchivalMemory, RecallMemory):
         self.get_agent(agent_id, tenant=tenant)
         return self.services.indexer.retry(agent_id)
 
-    def context(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> context.Breakdown:
+    def context(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> window.Breakdown:
         with self._read() as session:
             agent = agents_.get(session, tenant, agent_id)
             tool_tokens = self.services.counter.tools(agent.model, self.services.tools.schemas())
-            return context.breakdown(session, agent, self.services.counter, tool_tokens)
+            return window.breakdown(session, agent, self.services.counter, tool_tokens)
 
 
 def _as_input(message: dict[str, str] | tuple[str, str] | str) -> tuple[str, str]:

@@ -11,19 +11,19 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from agent_runtime import agents as agents_
-from agent_runtime import messages as messages_
-from agent_runtime import parts
-from agent_runtime import tags as tags_
-from agent_runtime.corpus import PASSAGES
+from agent_runtime.core.errors import InvalidInput, NotFound
+from agent_runtime.core.specs import MessageInput, PassageInput
 from agent_runtime.embedding import Embedder
-from agent_runtime.errors import InvalidInput, NotFound
-from agent_runtime.limits import MAX_PASSAGE_CHARS
-from agent_runtime.services import Services
-from agent_runtime.specs import MessageInput, PassageInput
+from agent_runtime.memory import agents as agents_
+from agent_runtime.memory import messages as messages_
+from agent_runtime.memory import tags as tags_
+from agent_runtime.memory.passages import check_text
+from agent_runtime.retrieval import parts
+from agent_runtime.retrieval.corpus import PASSAGES
+from agent_runtime.retrieval.vector_index import collection_name
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
-from agent_runtime.vector_index import collection_name
+from agent_runtime.turns.services import Services
 from memory_tools import Hit
 
 DEFAULT_TENANT = "default"
@@ -36,13 +36,6 @@ IMPORT_CLOCK_SKEW = timedelta(days=1)
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def check_text(text: str) -> None:
-    if not text.strip():
-        raise InvalidInput("passage text is empty", field="text")
-    if len(text) > MAX_PASSAGE_CHARS:
-        raise InvalidInput(f"passage is over {MAX_PASSAGE_CHARS} characters", field="text")
 
 
 def page(limit: int) -> int:

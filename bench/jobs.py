@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent_runtime.core.settings import Settings  # noqa: E402
+from agent_runtime.core.specs import AgentSpec  # noqa: E402
 from agent_runtime.embedding.fake import FakeEmbedder  # noqa: E402
+from agent_runtime.jobs.worker import WorkerPool  # noqa: E402
 from agent_runtime.llm import ChatRequest, ChatResponse  # noqa: E402
 from agent_runtime.llm.scripted import ScriptedLLM, echo_summary  # noqa: E402
 from agent_runtime.runtime import Runtime  # noqa: E402
-from agent_runtime.settings import Settings  # noqa: E402
-from agent_runtime.specs import AgentSpec  # noqa: E402
-from agent_runtime.worker import WorkerPool  # noqa: E402
 
 
 def model(steps: int):  # type: ignore[no-untyped-def]

@@ -28,11 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent_runtime.keyword import STOP_WORDS  # noqa: E402
+from agent_runtime.core.settings import Settings  # noqa: E402
+from agent_runtime.core.specs import AgentSpec, MessageInput, PassageInput  # noqa: E402
+from agent_runtime.core.words import STOP_WORDS  # noqa: E402
 from agent_runtime.llm.scripted import ScriptedLLM  # noqa: E402
 from agent_runtime.runtime import Runtime  # noqa: E402
-from agent_runtime.settings import Settings  # noqa: E402
-from agent_runtime.specs import AgentSpec, MessageInput, PassageInput  # noqa: E402
 
 DEFAULT_DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"

@@ -26,12 +26,12 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent_runtime.core.settings import Settings  # noqa: E402
+from agent_runtime.core.specs import AgentSpec, PassageInput  # noqa: E402
 from agent_runtime.embedding.fake import FakeEmbedder  # noqa: E402
 from agent_runtime.llm import ChatResponse  # noqa: E402
 from agent_runtime.llm.scripted import ScriptedLLM  # noqa: E402
 from agent_runtime.runtime import Runtime  # noqa: E402
-from agent_runtime.settings import Settings  # noqa: E402
-from agent_runtime.specs import AgentSpec, PassageInput  # noqa: E402
 from agent_runtime.storage.database import transaction  # noqa: E402
 from agent_runtime.storage.tables import Agent, Message  # noqa: E402
 

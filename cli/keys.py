@@ -43,8 +43,8 @@ def create(
 
 def _make_key(tenant: str) -> tuple[str, bool]:
     """A new key for `tenant`, and whether it is the first key of all."""
-    from agent_runtime import keys
-    from agent_runtime.settings import Settings
+    from agent_runtime.core.settings import Settings
+    from agent_runtime.storage import keys
     from agent_runtime.storage.database import make_engine, upgrade
 
     settings = Settings.from_env()

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from agent_runtime.errors import RecalldError
+from agent_runtime.core.errors import RecalldError
 from cli.client import ApiError
 
 out = Console(highlight=False)

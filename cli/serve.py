@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from agent_runtime.errors import ConfigurationError
+from agent_runtime.core.errors import ConfigurationError
 from cli.options import Options
 from cli.output import err, friendly
 
@@ -40,9 +40,9 @@ def worker(ctx: typer.Context, concurrency: int = typer.Option(1, help="Worker t
 def run_server(host: str, port: int, console: Console) -> None:
     import uvicorn
 
-    from agent_runtime import keys
+    from agent_runtime.core.settings import Settings
     from agent_runtime.runtime import Runtime
-    from agent_runtime.settings import Settings
+    from agent_runtime.storage import keys
     from server.app import create_app
     from server.auth import is_loopback
 
@@ -82,9 +82,9 @@ def _warm(runtime: Runtime) -> None:
 
 def run_workers(concurrency: int, console: Console) -> None:
     """Job workers in the foreground until SIGINT or SIGTERM; the current steps finish first."""
+    from agent_runtime.core.settings import Settings
+    from agent_runtime.jobs.worker import WorkerPool
     from agent_runtime.runtime import Runtime
-    from agent_runtime.settings import Settings
-    from agent_runtime.worker import WorkerPool
 
     if concurrency < 1:
         raise ConfigurationError("--concurrency must be at least 1")

@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from agent_runtime.core.settings import Settings
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
 from server.auth import Auth
 from server.errors import error_response
 from server.parsing import check_strings, decode_json, header_data, query_data, read_body, validate

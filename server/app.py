@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from agent_runtime.core.settings import Settings
+from agent_runtime.jobs.worker import WorkerPool
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
-from agent_runtime.worker import WorkerPool
 from server import api, openapi
 from server.auth import Auth
 from server.errors import HANDLERS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from agent_runtime.errors import Unauthorized
+from agent_runtime.core.errors import Unauthorized
 from agent_runtime.runtime import Runtime
 from agent_runtime.stores import DEFAULT_TENANT
 

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from agent_runtime.errors import RecalldError
+from agent_runtime.core.errors import RecalldError
 
 log = logging.getLogger("recalld.server")
 

@@ -14,8 +14,8 @@ from pydantic_core import ErrorDetails
 from starlette.datastructures import Headers, QueryParams
 from starlette.requests import Request
 
-from agent_runtime.errors import InvalidInput, LimitExceeded
-from agent_runtime.limits import MAX_JSON_DEPTH
+from agent_runtime.core.errors import InvalidInput, LimitExceeded
+from agent_runtime.core.limits import MAX_JSON_DEPTH
 
 M = TypeVar("M", bound=BaseModel)
 

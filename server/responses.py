@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from agent_runtime.context import Breakdown
-from agent_runtime.doctor import Finding
-from agent_runtime.loop import TurnResult
+from agent_runtime.memory.window import Breakdown
+from agent_runtime.retrieval.doctor import Finding
 from agent_runtime.storage.tables import Agent, Block, Job, Message, Passage
+from agent_runtime.turns.loop import TurnResult
 from memory_tools import Hit
 
 

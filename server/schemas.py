@@ -15,10 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from agent_runtime import agents as agents_
-from agent_runtime import blocks as blocks_
-from agent_runtime.jobs import interval_seconds
-from agent_runtime.limits import (
+from agent_runtime.core.limits import (
     MAX_AGENT_NAME_CHARS,
     MAX_BASE_URL_CHARS,
     MAX_BLOCK_DESCRIPTION_CHARS,
@@ -45,7 +42,7 @@ from agent_runtime.limits import (
     MAX_TAGS,
     MIN_CONTEXT_WINDOW,
 )
-from agent_runtime.specs import (
+from agent_runtime.core.specs import (
     DEFAULT_BLOCK_LIMIT,
     AgentPatch,
     AgentSpec,
@@ -53,6 +50,9 @@ from agent_runtime.specs import (
     BlockSpec,
     MessageInput,
 )
+from agent_runtime.jobs.queue import interval_seconds
+from agent_runtime.memory import agents as agents_
+from agent_runtime.memory import blocks as blocks_
 from memory_tools import ToolError
 from memory_tools.results import parse_day
 

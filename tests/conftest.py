@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from agent_runtime.core.settings import PREFIX, Settings
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.llm.scripted import ScriptedLLM
+from agent_runtime.retrieval.vector_index import MemoryIndex
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import PREFIX, Settings
-from agent_runtime.vector_index import MemoryIndex
 
 # Read before the autouse fixture below clears every RECALLD_ variable for the tests themselves.
 PG_URL = os.environ.get("RECALLD_TEST_PG_URL", "")

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from agent_runtime.settings import PREFIX, Settings
+from agent_runtime.core.settings import PREFIX, Settings
 
 README = Path(__file__).parents[1] / "README.md"
 

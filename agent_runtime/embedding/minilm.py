@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from agent_runtime.errors import ConfigurationError
+from agent_runtime.core.errors import ConfigurationError
 
 MAX_TOKENS = 256
 HEADS = 12

@@ -55,6 +55,6 @@ class ChatResponse:
 
 
 class LLM(Protocol):
-    """Anything that turns a chat request into a reply. Errors are `agent_runtime.errors`."""
+    """Anything that turns a chat request into a reply. Errors are `agent_runtime.core.errors`."""
 
     def complete(self, request: ChatRequest) -> ChatResponse: ...

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from agent_runtime.errors import InvalidInput
-from agent_runtime.limits import MAX_BASE_URL_CHARS
+from agent_runtime.core.errors import InvalidInput
+from agent_runtime.core.limits import MAX_BASE_URL_CHARS
 
 # Sent as the key to a custom base URL that has none bound: never a real credential.
 NO_KEY = "recalld-no-key"

@@ -7,7 +7,7 @@ import re
 from functools import cache
 from typing import Any
 
-from agent_runtime.errors import (
+from agent_runtime.core.errors import (
     ContextOverflow,
     InvalidInput,
     ProviderBadRequest,

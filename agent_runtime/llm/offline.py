@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from agent_runtime.keyword import STOP_WORDS, WORD
+from agent_runtime.core.words import STOP_WORDS, WORD
 from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall
 
 LONG_TEXT = 600

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from agent_runtime.errors import ProviderError
+from agent_runtime.core.errors import ProviderError
 from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall
 
 Reply = ChatResponse | Exception | Callable[[ChatRequest], ChatResponse]

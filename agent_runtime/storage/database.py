@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
-from agent_runtime.errors import ConfigurationError
+from agent_runtime.core.errors import ConfigurationError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE = "recalld_write"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from agent_runtime.jobs import TERMINAL
+from agent_runtime.jobs.queue import TERMINAL
 from agent_runtime.storage.tables import JobEvent
 from server import sse
 from server.api import Call, Operation

@@ -9,8 +9,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
-from agent_runtime.loop import TurnResult
 from agent_runtime.storage.tables import Message
+from agent_runtime.turns.loop import TurnResult
 from server import sse
 from server.api import Call, Operation
 from server.errors import body_for

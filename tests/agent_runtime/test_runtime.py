@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from agent_runtime.errors import ConfigurationError
+from agent_runtime.core.errors import ConfigurationError
+from agent_runtime.core.settings import Settings
+from agent_runtime.retrieval.vector_index import MemoryIndex
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
-from agent_runtime.vector_index import MemoryIndex
 
 
 def test_missing_local_weights_are_reported_at_start_up(
@@ -25,7 +25,7 @@ def test_missing_local_weights_are_reported_at_start_up(
 
 
 def test_api_keys_are_looked_up_from_memory_after_the_first_time(runtime: Runtime) -> None:
-    from agent_runtime import keys
+    from agent_runtime.storage import keys
     from agent_runtime.storage.database import transaction
     from agent_runtime.storage.tables import ApiKey
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent_runtime.errors import InvalidInput
+from agent_runtime.core.errors import InvalidInput
+from agent_runtime.core.specs import AgentSpec, MessageInput
 from agent_runtime.runtime import Runtime
-from agent_runtime.specs import AgentSpec, MessageInput
 
 
 def test_imported_history_may_not_come_from_the_future(runtime: Runtime) -> None:

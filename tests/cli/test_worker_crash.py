@@ -15,10 +15,10 @@ from live_server import BIN, clean_env
 from openai_stub import OpenAIStub
 from sqlmodel import Session, select
 
+from agent_runtime.core.settings import Settings
+from agent_runtime.core.specs import AgentSpec
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
-from agent_runtime.specs import AgentSpec
 from agent_runtime.storage.tables import Job, Passage
 
 FACTS = 8

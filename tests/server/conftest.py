@@ -6,8 +6,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from agent_runtime.core.settings import Settings
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
 from server.app import create_app
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from agent_runtime import keys
 from agent_runtime.runtime import Runtime
+from agent_runtime.storage import keys
 
 
 def test_without_keys_only_loopback_is_served(app: Starlette) -> None:

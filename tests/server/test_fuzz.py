@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from schemathesis.python.asgi import shutdown_lifespans
 from starlette.applications import Starlette
 
-from agent_runtime import keys
+from agent_runtime.core.specs import AgentSpec, BlockSpec
 from agent_runtime.llm.scripted import ScriptedLLM, echo_summary
 from agent_runtime.runtime import Runtime
-from agent_runtime.specs import AgentSpec, BlockSpec
+from agent_runtime.storage import keys
 from server.app import OPERATIONS
 from server.openapi import document
 

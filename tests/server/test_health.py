@@ -71,7 +71,7 @@ def test_a_failing_background_indexer_shows_in_health(client: TestClient, runtim
 
 
 def test_without_a_key_health_says_only_up_or_degraded(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
-    from agent_runtime import keys
+    from agent_runtime.storage import keys
 
     key = keys.create(runtime.engine, "acme")
     assert client.get("/v1/health").json() == {"status": "ok"}
@@ -82,8 +82,8 @@ def test_without_a_key_health_says_only_up_or_degraded(client: TestClient, runti
 
 
 def test_a_tenant_sees_only_its_own_agents_failures(client: TestClient, runtime) -> None:  # type: ignore[no-untyped-def]
-    from agent_runtime import keys
-    from agent_runtime.specs import AgentSpec
+    from agent_runtime.core.specs import AgentSpec
+    from agent_runtime.storage import keys
 
     acme, other = keys.create(runtime.engine, "acme"), keys.create(runtime.engine, "other")
     theirs = runtime.create_agent(AgentSpec(name="o", embedding="broken-model"), tenant="other")

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 from starlette.testclient import TestClient
 
-from agent_runtime.errors import RecalldError
-from agent_runtime.indexer import MAX_ATTEMPTS
+from agent_runtime.core.errors import RecalldError
+from agent_runtime.retrieval.indexer import MAX_ATTEMPTS
 from agent_runtime.runtime import Runtime
 
 

@@ -4,10 +4,10 @@ import json
 
 from starlette.testclient import TestClient
 
+from agent_runtime.jobs.worker import Worker
 from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.tables import JobEvent
-from agent_runtime.worker import Worker
 
 
 def sse(text: str) -> list[tuple[str, str, dict]]:

@@ -7,11 +7,11 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from agent_runtime.errors import ProviderRateLimited, ProviderTimeout
+from agent_runtime.core.errors import ProviderRateLimited, ProviderTimeout
+from agent_runtime.core.settings import Settings
 from agent_runtime.llm import ChatRequest, ChatResponse
 from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
 from server.app import create_app
 
 
@@ -242,7 +242,7 @@ def test_a_send_retried_with_its_idempotency_key_returns_the_saved_turn(
 
 
 def test_a_stream_refuses_a_base_url_before_it_starts(client: TestClient, runtime: Runtime) -> None:
-    from agent_runtime import keys
+    from agent_runtime.storage import keys
 
     agent_id = new_agent(client, model_base_url="http://10.1.2.3/v1")  # fine without keys
     key = keys.create(runtime.engine, "default")

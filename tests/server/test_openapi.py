@@ -6,7 +6,7 @@ from typing import Any
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from agent_runtime import limits
+from agent_runtime.core import limits
 
 
 def document(client: TestClient) -> dict[str, Any]:

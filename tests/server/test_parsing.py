@@ -5,9 +5,9 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from agent_runtime.limits import MAX_JSON_DEPTH
+from agent_runtime.core.limits import MAX_JSON_DEPTH
+from agent_runtime.core.settings import Settings
 from agent_runtime.runtime import Runtime
-from agent_runtime.settings import Settings
 from server.app import create_app
 
 JSON = {"content-type": "application/json"}

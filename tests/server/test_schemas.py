@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from agent_runtime import limits
+from agent_runtime.core import limits
 
 
 def new_agent(client: TestClient) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_runtime.errors import InvalidInput
+from agent_runtime.core.errors import InvalidInput
 from agent_runtime.llm.endpoints import NO_KEY, Endpoints, under
 
 
@@ -43,8 +43,8 @@ def test_the_allow_list_applies_once_there_are_tenants() -> None:
 
 
 def test_a_bound_key_must_name_a_set_variable() -> None:
-    from agent_runtime.errors import ConfigurationError
-    from agent_runtime.settings import Settings
+    from agent_runtime.core.errors import ConfigurationError
+    from agent_runtime.core.settings import Settings
 
     with pytest.raises(ConfigurationError, match="INTERNAL_LLM_KEY"):
         Settings.from_env({"RECALLD_BASE_URL_KEYS": "https://llm.internal/v1=INTERNAL_LLM_KEY"})

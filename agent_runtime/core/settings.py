@@ -1,0 +1,144 @@
+"""Settings read once from ``RECALLD_*`` environment variables; nothing else reads them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from agent_runtime.core.errors import ConfigurationError
+
+PREFIX = "RECALLD_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path.home() / ".recalld")
+    database_url: str | None = None
+    chroma_url: str | None = None
+    default_model: str = "offline"
+    default_embedding: str = "local"
+    default_context_window: int = 16_000
+    default_max_steps: int = 10
+    # Paging starts past `page_trigger` of the window and evicts down to `page_target`.
+    page_trigger: float = 0.8
+    page_target: float = 0.5
+    # How long a request waits for an agent busy with another turn before it gets a 409.
+    busy_wait_seconds: float = 10.0
+    # A turn's lease on its agent; renewed every step, so only a dead process lets one lapse.
+    lease_seconds: float = 300.0
+    # Each process beats this often; six missed beats and its leases are taken over.
+    heartbeat_seconds: float = 5.0
+    llm_timeout_seconds: float = 120.0
+    workers: int = 1
+    # A job's claim on its worker; renewed every step. A dead worker's jobs move on after it.
+    job_lease_seconds: float = 60.0
+    worker_poll_seconds: float = 0.5
+    # Request limits (agent_runtime/limits.py has the fixed ones).
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_messages_per_send: int = 100
+    # Where agents' model calls may go once API keys exist (several tenants): base URL prefixes.
+    allowed_base_urls: tuple[str, ...] = ()
+    # Keys bound to base URL prefixes, read from the environment variables that
+    # RECALLD_BASE_URL_KEYS names ("https://llm.internal/v1=INTERNAL_LLM_KEY"). Never shown.
+    base_url_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for name, kind in _FIELDS.items():
+            raw = env.get(PREFIX + name.upper())
+            if raw is None or raw == "":
+                continue
+            values[name] = _parse(name, raw, kind)
+        raw_urls = env.get(PREFIX + "ALLOWED_BASE_URLS", "")
+        values["allowed_base_urls"] = tuple(u.strip() for u in raw_urls.split(",") if u.strip())
+        values["base_url_keys"] = _bound_keys(env.get(PREFIX + "BASE_URL_KEYS", ""), env)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0 < self.page_target < self.page_trigger <= 1:
+            raise ConfigurationError(
+                "RECALLD_PAGE_TARGET must be below RECALLD_PAGE_TRIGGER, both in (0, 1]"
+            )
+        if self.default_context_window < 256:
+            raise ConfigurationError("RECALLD_DEFAULT_CONTEXT_WINDOW must be at least 256 tokens")
+        if self.max_body_bytes < 1024:
+            raise ConfigurationError("RECALLD_MAX_BODY_BYTES must be at least 1024")
+        if self.max_messages_per_send < 1:
+            raise ConfigurationError("RECALLD_MAX_MESSAGES_PER_SEND must be at least 1")
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # A bare postgresql:// URL means psycopg 3, the driver we install.
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{self.home / 'recalld.db'}"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+_FIELDS: dict[str, type] = {
+    "home": Path,
+    "database_url": str,
+    "chroma_url": str,
+    "default_model": str,
+    "default_embedding": str,
+    "default_context_window": int,
+    "default_max_steps": int,
+    "page_trigger": float,
+    "page_target": float,
+    "busy_wait_seconds": float,
+    "lease_seconds": float,
+    "heartbeat_seconds": float,
+    "llm_timeout_seconds": float,
+    "workers": int,
+    "job_lease_seconds": float,
+    "worker_poll_seconds": float,
+    "max_body_bytes": int,
+    "max_messages_per_send": int,
+}
+
+
+def _bound_keys(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """`prefix=ENV_NAME` pairs, comma-separated, resolved to (prefix, key)."""
+    bound = []
+    for item in (i.strip() for i in raw.split(",")):
+        if not item:
+            continue
+        prefix, sep, variable = item.rpartition("=")
+        if not sep or not prefix.strip() or not variable.strip():
+            raise ConfigurationError(
+                f"{PREFIX}BASE_URL_KEYS: {item!r} is not 'https://host/prefix=ENV_VARIABLE'"
+            )
+        key = env.get(variable.strip(), "")
+        if not key:
+            raise ConfigurationError(
+                f"{PREFIX}BASE_URL_KEYS names {variable.strip()}, which is not set or empty"
+            )
+        bound.append((prefix.strip(), key))
+    return tuple(bound)
+
+
+def _parse(name: str, raw: str, kind: type) -> object:
+    try:
+        if kind is Path:
+            return Path(raw).expanduser()
+        return kind(raw)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from exc

@@ -1,0 +1,315 @@
+"""The agent loop: one turn is a run of steps; each step is one model call and its tool calls.
+
+A step renders the context (paging first if it is too full), calls the model with the tools'
+schemas, runs the tool calls, and commits the assistant message, the tool results, memory edits
+and the lease renewal in one transaction. A crash leaves the agent before or after a step.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from agent_runtime.core.errors import ContextOverflow, ContextTooSmall, ProviderError, RecalldError
+from agent_runtime.embedding import Embedder
+from agent_runtime.llm import LLM, ChatRequest, ChatResponse, ToolCall, Usage
+from agent_runtime.memory import blocks as blocks_
+from agent_runtime.memory import messages as messages_
+from agent_runtime.memory import paging
+from agent_runtime.memory import window as context_window
+from agent_runtime.retrieval.search import Searcher
+from agent_runtime.storage.database import transaction
+from agent_runtime.storage.tables import Agent, Message
+from agent_runtime.turns import idempotency
+from agent_runtime.turns.leases import Lease
+from agent_runtime.turns.services import Services
+from agent_runtime.turns.tool_memory import AgentMemory
+from memory_tools import ToolError, ToolRegistry
+
+log = logging.getLogger(__name__)
+
+END_TURN, MAX_STEPS, ERROR, CANCELLED = "end_turn", "max_steps", "error", "cancelled"
+
+EventSink = Callable[[str, Message], None]
+# Makes the memory a step's tools get: (session, agent, searcher, embedder, turn start).
+MemoryMaker = Callable[[Session, Agent, Searcher, Embedder, int | None], AgentMemory]
+TOOL_RESULT_SHARE = 0.2
+CHARS_PER_TOKEN = 3  # conservative: most tokenizers average 3.5-4 characters per token
+
+
+@dataclass
+class TurnOptions:
+    max_steps: int | None = None
+    tools: ToolRegistry | None = None
+    cancelled: Callable[[], bool] = lambda: False
+    on_message: EventSink | None = None
+    # Extra work committed in each step's own transaction (jobs record their progress here).
+    on_step: Callable[[Session, Agent, list[Message], Usage], None] | None = None
+    # The memory the tools get in a step; jobs give one that also records their progress.
+    memory: MemoryMaker = AgentMemory
+    turn_id: str | None = None  # jobs use their id, so a job's messages are easy to find
+    idempotency_key: str | None = None  # recorded with the inputs (idempotency.py)
+
+
+@dataclass
+class TurnResult:
+    turn_id: str
+    messages: list[Message] = field(default_factory=list)
+    stop_reason: str = END_TURN
+    steps: int = 0
+    usage: Usage = field(default_factory=Usage)
+    first_id: int | None = None  # the first message this turn recorded
+    replayed: bool = False  # an idempotent retry: the stored turn, not a new one
+
+
+class TurnRunner:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+
+    def run(
+        self,
+        agent_id: str,
+        inputs: list[tuple[str, str]],
+        options: TurnOptions,
+        lease: Lease,
+    ) -> TurnResult:
+        """Run a turn for an agent whose lease the caller holds."""
+        result = TurnResult(turn_id=options.turn_id or "turn-" + uuid.uuid4().hex)
+        if inputs:
+            result.messages += self._record_inputs(
+                agent_id, result.turn_id, inputs, lease, options.idempotency_key
+            )
+            result.first_id = result.messages[0].id
+            self._emit(options, result.messages)
+        tools = options.tools or self.s.tools
+        with Session(self.s.engine) as session:
+            agent = session.get(Agent, agent_id)
+            assert agent is not None
+            max_steps = options.max_steps or agent.max_steps
+        llm = self.s.llm_for(agent.model)
+        try:
+            while True:
+                if options.cancelled():
+                    result.stop_reason = CANCELLED
+                    break
+                if result.steps >= max_steps:
+                    result.stop_reason = MAX_STEPS
+                    break
+                new, response = self._step(agent_id, result, tools, llm, lease, options)
+                result.messages += new
+                result.steps += 1
+                result.usage = result.usage + response.usage
+                self._emit(options, new)
+                if not response.tool_calls:
+                    result.stop_reason = END_TURN
+                    break
+        except ProviderError:
+            lease.stop_reason = ERROR
+            raise
+        lease.stop_reason = result.stop_reason
+        return result
+
+    def _emit(self, options: TurnOptions, rows: list[Message]) -> None:
+        if options.on_message:
+            for row in rows:
+                options.on_message("message", row)
+
+    def _record_inputs(
+        self,
+        agent_id: str,
+        turn_id: str,
+        inputs: list[tuple[str, str]],
+        lease: Lease,
+        idempotency_key: str | None,
+    ) -> list[Message]:
+        with transaction(self.s.engine) as session:
+            agent = session.get(Agent, agent_id)
+            assert agent is not None
+            rows = [
+                Message(agent_id=agent_id, turn_id=turn_id, role=role, content=content)
+                for role, content in inputs
+            ]
+            messages_.chain(rows, messages_.last_spoken(session, agent_id))
+            for row in rows:
+                row.tokens = self.s.counter.message(agent.model, messages_.to_openai(row))
+                session.add(row)
+            agent.message_count += len(rows)
+            session.add(agent)
+            if idempotency_key is not None:
+                idempotency.record(session, agent_id, idempotency_key, turn_id)
+            lease.fence(session)
+        self.s.indexer.schedule(agent_id)
+        return rows
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def _step(
+        self,
+        agent_id: str,
+        result: TurnResult,
+        tools: ToolRegistry,
+        llm: LLM,
+        lease: Lease,
+        options: TurnOptions,
+    ) -> tuple[list[Message], ChatResponse]:
+        schemas = tools.schemas()
+        request = self._fit(agent_id, schemas, llm, lease, force=False)
+        try:
+            response = llm.complete(request)
+        except ContextOverflow:
+            log.warning(
+                "provider reported a context overflow for %s; paging and retrying", agent_id
+            )
+            request = self._fit(agent_id, schemas, llm, lease, force=True)
+            response = llm.complete(request)
+        with transaction(self.s.engine) as session:
+            agent = session.get(Agent, agent_id)
+            assert agent is not None
+            embedder = self.s.embedders.get(agent.embedding)
+            memory = options.memory(session, agent, self.s.searcher, embedder, result.first_id)
+            calls = [
+                ToolCall(
+                    messages_.storable(c.id) or f"call_{uuid.uuid4().hex[:12]}",
+                    messages_.storable(c.name),
+                    messages_.storable(c.arguments),
+                )
+                for c in response.tool_calls
+            ]
+            assistant = Message(
+                agent_id=agent_id,
+                turn_id=result.turn_id,
+                step=result.steps,
+                role="assistant",
+                content=messages_.storable(response.content),
+                tool_calls=[c.to_openai() for c in calls] or None,
+            )
+            new = [assistant]
+            for call in calls:
+                new.append(
+                    Message(
+                        agent_id=agent_id,
+                        turn_id=result.turn_id,
+                        step=result.steps,
+                        role="tool",
+                        tool_call_id=call.id,
+                        name=call.name,
+                        content=messages_.storable(
+                            self._run_tool(tools, memory, call, agent.context_window)
+                        ),
+                    )
+                )
+            messages_.chain(new, messages_.last_spoken_in(request.messages))
+            for row in new:
+                row.tokens = self.s.counter.message(agent.model, messages_.to_openai(row))
+                session.add(row)
+            agent.message_count += len(new)
+            if memory.changed:
+                self._refresh_prompts(session, agent, memory.changed_blocks)
+            session.add(agent)
+            lease.fence(session)
+            if options.on_step:
+                options.on_step(session, agent, new, response.usage)
+        self.s.indexer.schedule(agent_id)
+        return new, response
+
+    def _run_tool(
+        self, tools: ToolRegistry, memory: AgentMemory, call: ToolCall, window: int
+    ) -> str:
+        try:
+            output = tools.run(memory, call.name, call.arguments)
+        except ToolError as exc:
+            return f"Error: {exc}"
+        except RecalldError as exc:
+            log.warning("tool %s failed: %s", call.name, exc.message)
+            return f"Error: {exc.message}"
+        # A tool result may not crowd out the conversation: about a fifth of the window at most.
+        cap = max(int(window * TOOL_RESULT_SHARE * CHARS_PER_TOKEN), 200)
+        if len(output) > cap:
+            cut = len(output) - cap
+            output = output[:cap] + f"\n[... {cut} more characters cut; narrow the request]"
+        return output
+
+    def _refresh_prompts(self, session: Session, agent: Agent, changed_blocks: set[str]) -> None:
+        context_window.refresh_system(session, agent, self.s.counter)
+        others = {a for b in changed_blocks for a in blocks_.agents_of(session, b)} - {agent.id}
+        for other_id in sorted(others):
+            other = session.get(Agent, other_id)
+            if other is not None:
+                context_window.refresh_system(session, other, self.s.counter)
+
+    # -- paging -------------------------------------------------------------------------------
+
+    def _fit(
+        self, agent_id: str, schemas: list[dict[str, Any]], llm: LLM, lease: Lease, force: bool
+    ) -> ChatRequest:
+        """The request for the next model call, paging first until it fits the window."""
+        settings = self.s.settings
+        forced = force
+        while True:
+            with Session(self.s.engine) as session:
+                agent = session.get(Agent, agent_id)
+                assert agent is not None
+                rows = messages_.in_context(session, agent_id)
+                previous = paging.previous_summary(session, agent_id)
+            tool_tokens = self.s.counter.tools(agent.model, schemas)
+            total = context_window.prompt_tokens(agent, rows, tool_tokens)
+            window = agent.context_window
+            fixed = agent.system_prompt_tokens + tool_tokens
+            # The trigger and target are shares of the room the messages have beside the fixed
+            # parts: were they shares of the whole window, fixed parts above the target would
+            # make every step page and evict all but the newest turn.
+            room = max(window - fixed, 0)
+            target = fixed + int(room * settings.page_target)
+            if forced:
+                need = max(total - target, total // 4, 1)
+            elif total > fixed + room * settings.page_trigger:
+                need = total - target
+            else:
+                return self._request(agent, rows, schemas)
+            evict = paging.choose_eviction(rows, need)
+            if not evict:
+                if total <= window:
+                    return self._request(agent, rows, schemas)
+                if fixed >= window:
+                    raise ContextTooSmall(
+                        f"the system prompt, memory blocks and tool schemas take {fixed} tokens, "
+                        f"more than the context window of {window}; raise context_window or "
+                        "shorten the blocks"
+                    )
+                raise ContextTooSmall(
+                    f"the newest message needs {total} tokens with the system prompt, more than "
+                    f"the context window of {window}; send a shorter message or raise "
+                    "context_window"
+                )
+            text, truncated = paging.summarize(
+                llm,
+                agent,
+                previous,
+                evict,
+                settings.llm_timeout_seconds,
+                self.s.endpoints.key_for(agent.model_base_url),
+            )
+            with transaction(self.s.engine) as session:
+                fresh = session.get(Agent, agent_id)
+                assert fresh is not None
+                paging.apply(session, fresh, paging.Plan(evict, text, truncated), self.s.counter)
+                lease.fence(session)
+            self.s.indexer.schedule(agent_id)
+            forced = False
+
+    def _request(
+        self, agent: Agent, rows: list[Message], schemas: list[dict[str, Any]]
+    ) -> ChatRequest:
+        return ChatRequest(
+            model=agent.model,
+            messages=context_window.request_messages(agent, rows),
+            tools=schemas,
+            base_url=agent.model_base_url,
+            api_key=self.s.endpoints.key_for(agent.model_base_url),
+            timeout=self.s.settings.llm_timeout_seconds,
+        )

@@ -1,0 +1,49 @@
+"""The real Chroma index and the in-memory fake answer the protocol alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent_runtime.retrieval.vector_index import ChromaIndex, MemoryIndex, VectorIndex
+
+
+@pytest.fixture(params=["chroma", "memory"])
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> VectorIndex:
+    return ChromaIndex(path=tmp_path / "chroma") if request.param == "chroma" else MemoryIndex()
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def test_rows_are_deleted_with_every_part_and_ids_are_listed(index: VectorIndex) -> None:
+    vectors = np.stack([unit(1, 0, 0), unit(1, 1, 0), unit(0, 1, 0), unit(0, 0, 1)])
+    metas = [{"ts": 1, "row": 7}, {"ts": 1, "row": 7}, {"ts": 2, "row": 8}, {"ts": 3, "row": 9}]
+    index.upsert("col", ["p:7", "p:7:1", "p:8", "p:9"], vectors, metas)  # type: ignore[arg-type]
+    assert sorted(index.ids("col")) == ["p:7", "p:7:1", "p:8", "p:9"]
+    index.delete_rows("col", [7, 9])
+    assert index.ids("col") == ["p:8"]
+    assert [h.id for h in index.query("col", unit(1, 0, 0), 5, None)] == ["p:8"]
+    assert index.ids("missing") == [] and index.healthy()
+
+
+def test_both_indexes_apply_our_filter_alike(index: VectorIndex) -> None:
+    from agent_runtime.retrieval.vector_index import VectorFilter
+
+    vectors = np.stack([unit(1, 0, 0), unit(1, 0.1, 0), unit(1, 0.2, 0)])
+    metas = [
+        {"ts": 10, "row": 1, "role": "user"},
+        {"ts": 20, "row": 2, "role": "assistant"},
+        {"ts": 30, "row": 3, "role": "user"},
+    ]
+    index.upsert("col", ["m:1", "m:2", "m:3"], vectors, metas)  # type: ignore[arg-type]
+    near = unit(1, 0, 0)
+    assert [h.id for h in index.query("col", near, 5, VectorFilter(start=15))] == ["m:2", "m:3"]
+    assert [h.id for h in index.query("col", near, 5, VectorFilter(end=20))] == ["m:1", "m:2"]
+    users = index.query("col", near, 5, VectorFilter(roles=("user",), start=20))
+    assert [h.id for h in users] == ["m:3"]
+    assert len(index.query("col", near, 5, VectorFilter())) == 3
