@@ -1,5 +1,5 @@
 """What clients send: request bodies, query strings, path parameters and headers, as pydantic
-models. The limits of `agent_runtime/limits.py` are constraints here, so they show in the
+models. The limits of `agent_runtime/core/limits.py` are constraints here, so they show in the
 OpenAPI document; the rules that need the database (a name in use, a block over its own limit)
 stay in the runtime.
 
