@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import InvalidInput, NotFound
 from agent_runtime.core.specs import MessageInput, PassageInput
+from agent_runtime.core.vocabulary import Origin
 from agent_runtime.embedding import Embedder
 from agent_runtime.memory import agents as agents_
 from agent_runtime.memory import messages as messages_
@@ -78,7 +79,7 @@ class ArchivalMemory(_Store):
         tags: Sequence[str] = (),
         created_at: datetime | None = None,
         tenant: str = DEFAULT_TENANT,
-        origin: str = "user",
+        origin: Origin = Origin.USER,
     ) -> Passage:
         check_text(text)
         clean_tags = tags_.clean(tags)
@@ -99,7 +100,7 @@ class ArchivalMemory(_Store):
         items: Sequence[PassageInput],
         *,
         tenant: str = DEFAULT_TENANT,
-        origin: str = "user",
+        origin: Origin = Origin.USER,
     ) -> int:
         """Bulk insert in one transaction, then one indexing pass. `origin="paged"` files them as
         paging does (conversation turns in order, each with the turn before as context)."""
@@ -174,18 +175,15 @@ class ArchivalMemory(_Store):
             passage = session.get(Passage, passage_id)
             if passage is None or passage.agent_id != agent_id:
                 raise NotFound(f"passage {passage_id} not found")
-            vector_ids = [
-                v for v, _text in parts.vectors(PASSAGES.prefix, passage_id, passage.text)
-            ]
             session.delete(passage)
             agent.passage_count = max(agent.passage_count - 1, 0)
             session.add(agent)
             embedding = agent.embedding
         embedder = self.services.embedders.get(embedding)
         collection = collection_name(embedder, agent_id, PASSAGES.name)
-        index = self.services.searcher.index
-        index.delete_rows(collection, [passage_id])  # every vector, whatever the text is now
-        index.delete(collection, vector_ids)  # vectors written before they carried their row
+        # every vector the row can have, whatever its text is now
+        every = parts.every_id(PASSAGES.prefix, passage_id)
+        self.services.searcher.index.delete(collection, every)
 
 
 class RecallMemory(_Store):

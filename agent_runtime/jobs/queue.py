@@ -21,12 +21,13 @@ from sqlmodel import Session, col, or_, select
 
 from agent_runtime.core.errors import InvalidInput, NotFound
 from agent_runtime.core.limits import MAX_GOAL_CHARS, MAX_JOB_STEPS, MAX_SCHEDULE_SECONDS
+from agent_runtime.core.vocabulary import JobStatus
 from agent_runtime.memory import agents as agents_
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Job, JobEvent, utcnow
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-TERMINAL = ("succeeded", "failed", "cancelled")
+STATUSES = tuple(JobStatus)
+TERMINAL = tuple(s for s in JobStatus if s.terminal)
 # At most 20 digits: enough for any interval under the limit, and int() never sees a huge string.
 INTERVAL = re.compile(r"^\s*([0-9]{1,20})\s*([smhd])\s*$")  # ASCII: "٣h" is no interval
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -126,7 +127,7 @@ def finish(
 
 def _queue_next_run(session: Session, job: Job) -> None:
     assert job.schedule is not None
-    if job.status == "cancelled" or _schedule_cancelled(session, job):
+    if job.status == JobStatus.CANCELLED or _schedule_cancelled(session, job):
         add_event(session, job.id, "schedule_stopped", reason="cancelled")
         return
     try:
@@ -180,9 +181,9 @@ def _schedule_cancelled(session: Session, job: Job) -> bool:
 
 
 def _cancel_run(session: Session, job: Job) -> None:
-    if job.status == "queued":
-        finish(session, job, "cancelled", "cancelled")
-    elif job.status == "running" and not job.cancel_requested:
+    if job.status == JobStatus.QUEUED:
+        finish(session, job, JobStatus.CANCELLED, "cancelled")
+    elif job.status == JobStatus.RUNNING and not job.cancel_requested:
         job.cancel_requested = True
         job.updated_at = utcnow()
         session.add(job)
@@ -230,7 +231,7 @@ class Jobs:
                 run_after=run_after,
             )
             session.add(job)
-            add_event(session, job.id, "status", status="queued")
+            add_event(session, job.id, "status", status=JobStatus.QUEUED)
         return job
 
     def get(self, job_id: str, *, tenant: str) -> Job:
@@ -282,7 +283,7 @@ class Jobs:
                 select(Job)
                 .where(
                     or_(col(Job.id) == root_id, col(Job.schedule_root) == root_id),
-                    col(Job.status).in_(("queued", "running")),
+                    col(Job.status).in_((JobStatus.QUEUED, JobStatus.RUNNING)),
                 )
                 .execution_options(populate_existing=True)
             )

@@ -31,6 +31,7 @@ from agent_runtime.core.errors import (
     ProviderTimeout,
 )
 from agent_runtime.core.settings import Settings
+from agent_runtime.core.vocabulary import JobStatus
 from agent_runtime.embedding import Embedder
 from agent_runtime.jobs.queue import TERMINAL, add_event, finish
 from agent_runtime.llm import Usage
@@ -139,8 +140,8 @@ class Worker:
     def claim(self) -> str | None:
         now = utcnow()
         claimable = or_(
-            and_(col(Job.status) == "queued", col(Job.run_after) <= now),
-            and_(col(Job.status) == "running", col(Job.lease_until) < now),
+            and_(col(Job.status) == JobStatus.QUEUED, col(Job.run_after) <= now),
+            and_(col(Job.status) == JobStatus.RUNNING, col(Job.lease_until) < now),
         )
         with Session(self.engine) as session:
             candidates = list(
@@ -152,7 +153,7 @@ class Worker:
                     update(Job)
                     .where(col(Job.id) == job_id, claimable)
                     .values(
-                        status="running",
+                        status=JobStatus.RUNNING,
                         lease_owner=self.id,
                         lease_until=self._lease_until(),
                         attempts=Job.attempts + 1,
@@ -161,7 +162,7 @@ class Worker:
                     )
                 ).rowcount
                 if claimed == 1:
-                    add_event(session, job_id, "status", status="running", worker=self.id)
+                    add_event(session, job_id, "status", status=JobStatus.RUNNING, worker=self.id)
                     return job_id
         return None
 
@@ -218,13 +219,13 @@ class Worker:
             if job is None or job.status in TERMINAL or job.lease_owner != self.id:
                 return None
             if job.cancel_requested:
-                finish(session, job, "cancelled", "cancelled")
+                finish(session, job, JobStatus.CANCELLED, "cancelled")
                 return None
             if job.steps >= job.max_steps:
                 finish(
                     session,
                     job,
-                    "failed",
+                    JobStatus.FAILED,
                     "max_steps",
                     error=f"the job used all {job.max_steps} steps without completing",
                 )
@@ -234,13 +235,13 @@ class Worker:
                 finish(
                     session,
                     job,
-                    "failed",
+                    JobStatus.FAILED,
                     "max_duration",
                     error=f"the job ran past its {job.max_duration_seconds:g}s limit",
                 )
                 return None
             if session.get(Agent, job.agent_id) is None:
-                finish(session, job, "failed", "error", error="the agent was deleted")
+                finish(session, job, JobStatus.FAILED, "error", error="the agent was deleted")
                 return None
             job.lease_until = self._lease_until()
             session.add(job)
@@ -291,14 +292,14 @@ class Worker:
             job.progress_note = assistant.content
             add_event(session, job_id, "progress", note=assistant.content)
         session.add(job)
-        if job.result is not None and job.status == "running":
-            finish(session, job, "succeeded", "completed")
+        if job.result is not None and job.status == JobStatus.RUNNING:
+            finish(session, job, JobStatus.SUCCEEDED, "completed")
 
     def _fail(self, job_id: str, error: str) -> None:
         with transaction(self.engine) as session:
             job = session.get(Job, job_id)
             if job is not None and job.status not in TERMINAL and job.lease_owner == self.id:
-                finish(session, job, "failed", "error", error=error)
+                finish(session, job, JobStatus.FAILED, "error", error=error)
 
 
 class WorkerPool:

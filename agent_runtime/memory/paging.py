@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 import prompts
+from agent_runtime.core.vocabulary import Origin
 from agent_runtime.llm import LLM, ChatRequest
 from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.memory import messages as messages_
@@ -145,7 +146,7 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
                 text=text,
                 context=before,
                 tags=[],
-                origin="paged",
+                origin=Origin.PAGED,
                 source_message_id=message.id,
                 created_at=message.created_at,
             )

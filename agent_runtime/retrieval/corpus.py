@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent_runtime.core.vocabulary import Origin
 from agent_runtime.memory import messages as messages_
 from agent_runtime.retrieval.vector_index import Metadata, epoch
 from agent_runtime.storage.tables import Message, Passage
@@ -47,8 +48,9 @@ class Corpus:
         return self.filter_column == "tags"
 
     def metadata(self, row: Any) -> Metadata:
-        """What each of a row's vectors carries: its time, its row, and its role if it has one."""
-        meta: Metadata = {"ts": epoch(row.created_at), "row": int(row.id or 0)}
+        """What each of a row's vectors carries: its time, and its role if it has one. Its row
+        is in the vector's id, and `parts.every_id` names every vector a row can have."""
+        meta: Metadata = {"ts": epoch(row.created_at)}
         if self.roles:
             meta["role"] = row.role
         return meta
@@ -70,7 +72,7 @@ PASSAGES = Corpus(
         id=row.id, text=row.text, created_at=row.created_at, score=0.0, tags=list(row.tags)
     ),
     filter_column="tags",
-    turns=Passage.origin == "paged",  # a SQL expression
+    turns=Passage.origin == Origin.PAGED,  # a SQL expression
 )
 
 MESSAGES = Corpus(

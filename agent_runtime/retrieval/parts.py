@@ -36,6 +36,12 @@ def vectors(prefix: str, row_id: int, text: str) -> list[tuple[str, str]]:
     return [(whole, text)] + [(f"{whole}:{n}", s) for n, s in enumerate(sentences(text), 1)]
 
 
+def every_id(prefix: str, row_id: int) -> list[str]:
+    """Every vector id a row can have, whatever its text: the whole and up to MAX_PARTS parts."""
+    whole = f"{prefix}:{row_id}"
+    return [whole] + [f"{whole}:{n}" for n in range(1, MAX_PARTS + 1)]
+
+
 def row_of(vector_id: str) -> int:
     """The row a vector id belongs to: "p:12" and "p:12:3" are both row 12."""
     return int(vector_id.split(":")[1])

@@ -69,11 +69,6 @@ class VectorIndex(Protocol):
 
     def delete(self, collection: str, ids: list[str]) -> None: ...
 
-    def delete_rows(self, collection: str, rows: list[int]) -> None:
-        """Remove every vector of these rows (the whole text and each part), by the `row`
-        each vector carries, whatever text the row has now."""
-        ...
-
     def ids(self, collection: str) -> list[str]:
         """Every vector id in a collection (for `doctor`); a missing collection has none."""
         ...
@@ -159,14 +154,6 @@ class ChromaIndex:
         except Exception as exc:
             raise RecalldError(f"vector store delete failed: {exc}") from exc
 
-    def delete_rows(self, collection: str, rows: list[int]) -> None:
-        if not rows:
-            return
-        try:
-            self._collection(collection).delete(where={"row": {"$in": rows}})
-        except Exception as exc:
-            raise RecalldError(f"vector store delete failed: {exc}") from exc
-
     def ids(self, collection: str) -> list[str]:
         try:
             found = self._client.get_collection(collection)
@@ -238,13 +225,6 @@ class MemoryIndex:
 
     def collections(self) -> list[str]:
         return list(self._rows)
-
-    def delete_rows(self, collection: str, rows: list[int]) -> None:
-        wanted = set(rows)
-        with self._lock:
-            found = self._rows.get(collection, {})
-            for id_ in [i for i, (_v, m) in found.items() if m.get("row") in wanted]:
-                found.pop(id_)
 
     def ids(self, collection: str) -> list[str]:
         with self._lock:

@@ -132,7 +132,7 @@ class Passage(SQLModel, table=True):
     # For a paged-out turn, the turn before it: found by keywords (at a lower weight), not shown.
     context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    origin: str = "agent"  # agent / user / paged
+    origin: str = "agent"  # core.vocabulary.Origin: agent, user or paged
     source_message_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     indexed: bool = False

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import Conflict, InvalidInput
 from agent_runtime.core.limits import MAX_IDEMPOTENCY_KEY_CHARS
+from agent_runtime.core.vocabulary import StopReason
 from agent_runtime.llm import Usage
 from agent_runtime.memory import messages as messages_
 from agent_runtime.storage.tables import IdempotencyKey, Message
@@ -26,7 +27,7 @@ if TYPE_CHECKING:  # the loop records keys through this module
     from agent_runtime.turns.loop import TurnResult
 
 KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY_CHARS}}}")
-INTERRUPTED = "interrupted"
+INTERRUPTED = StopReason.INTERRUPTED
 
 
 def check(key: str) -> None:

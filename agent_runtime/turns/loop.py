@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from agent_runtime.core.errors import ContextOverflow, ContextTooSmall, ProviderError, RecalldError
+from agent_runtime.core.vocabulary import StopReason
 from agent_runtime.embedding import Embedder
 from agent_runtime.llm import LLM, ChatRequest, ChatResponse, ToolCall, Usage
 from agent_runtime.memory import blocks as blocks_
@@ -33,7 +34,8 @@ from memory_tools import ToolError, ToolRegistry
 
 log = logging.getLogger(__name__)
 
-END_TURN, MAX_STEPS, ERROR, CANCELLED = "end_turn", "max_steps", "error", "cancelled"
+END_TURN, MAX_STEPS = StopReason.END_TURN, StopReason.MAX_STEPS
+ERROR, CANCELLED = StopReason.ERROR, StopReason.CANCELLED
 
 EventSink = Callable[[str, Message], None]
 # Makes the memory a step's tools get: (session, agent, searcher, embedder, turn start).

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from agent_runtime.core.errors import NotFound
+from agent_runtime.core.vocabulary import Origin
 from agent_runtime.embedding import Embedder
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
@@ -60,7 +61,7 @@ class AgentMemory:
         text = messages_.storable(text)
         check_text(text)
         clean_tags = tags_.clean(messages_.storable(t) for t in tags)
-        passage = Passage(agent_id=self.agent.id, text=text, tags=clean_tags, origin="agent")
+        passage = Passage(agent_id=self.agent.id, text=text, tags=clean_tags, origin=Origin.AGENT)
         if created_at is not None:
             passage.created_at = created_at
         self.session.add(passage)

@@ -105,7 +105,7 @@ def test_tags_never_become_index_metadata_and_still_filter(rt: Runtime, index: F
         rt.insert_passage(agent_id, f"note {i} about the garden", tags=[f"tag-{i}", "garden"])
     rt.insert_passage(agent_id, "the garden gate code is 4411", tags=["secret"])
     collection = collection_name(FakeEmbedder(), agent_id, "passage")
-    assert index.metadata_keys(collection) == {"ts", "row"}
+    assert index.metadata_keys(collection) == {"ts"}
     hits, total = rt.search_archival(agent_id, "garden gate code", tags=["tag-7"])
     assert [h.text for h in hits] == ["note 7 about the garden"] and total == 1
 
