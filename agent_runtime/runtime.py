@@ -34,7 +34,7 @@ from agent_runtime.storage.processes import Processes
 from agent_runtime.storage.tables import Agent, AgentBlock, Block, utcnow
 from agent_runtime.stores import DEFAULT_TENANT, ArchivalMemory, RecallMemory, page
 from agent_runtime.turns import idempotency
-from agent_runtime.turns.leases import Lease
+from agent_runtime.turns.leases import Lease, LeaseKeeper
 from agent_runtime.turns.loop import EventSink, TurnOptions, TurnResult, TurnRunner
 from agent_runtime.turns.services import Embedders, Services
 from memory_tools import ToolRegistry, default_registry
@@ -87,6 +87,7 @@ class Runtime(ArchivalMemory, RecallMemory):
         upgrade(engine)
         self.processes = Processes(engine, settings.heartbeat_seconds)
         self.processes.start()
+        self.lease_keeper = LeaseKeeper()
         if index is None:
             index = (
                 ChromaIndex(url=settings.chroma_url)
@@ -115,6 +116,7 @@ class Runtime(ArchivalMemory, RecallMemory):
         self.keys = keys.KeyLookup(engine)
 
     def close(self) -> None:
+        self.lease_keeper.stop()
         self.processes.stop()
         self.services.indexer.stop()
         self.services.searcher.close()
@@ -241,6 +243,7 @@ class Runtime(ArchivalMemory, RecallMemory):
             agent_id,
             lease_seconds or self.settings.lease_seconds,
             self.processes,
+            self.lease_keeper,
         )
         lease.take(self.settings.busy_wait_seconds)
         key = options.idempotency_key

@@ -4,8 +4,11 @@ A turn takes the agent's lease with one conditional UPDATE; a waiter polls until
 runs out and then gets `AgentBusy` (HTTP 409). The lease is free when it was released, when it
 ran out, or at once when the process holding it is dead (`processes.py`).
 
-While a turn runs, a keep-alive thread renews the lease, so a slow model call does not let it
-lapse. The lease's owner token is also a fencing token: every transaction of the turn renews the
+While a turn runs, the runtime's one `LeaseKeeper` thread renews its lease, so a slow model
+call does not let it lapse (one thread for every turn: starting one per turn cost about 0.8 ms
+of a step's 9, bench/perf.py).
+
+The lease's owner token is also a fencing token: every transaction of the turn renews the
 lease with `fence()`, a conditional UPDATE on that token, and a turn that lost its lease (its
 process was presumed dead, say) raises `LeaseLost` and rolls back instead of interleaving with
 the turn that took over.
@@ -31,15 +34,21 @@ MAX_RENEW_INTERVAL = 10.0
 
 
 class Lease:
-    def __init__(self, engine: Engine, agent_id: str, seconds: float, processes: Processes) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        agent_id: str,
+        seconds: float,
+        processes: Processes,
+        keeper: LeaseKeeper,
+    ) -> None:
         self.engine = engine
         self.agent_id = agent_id
         self.seconds = seconds
         self.processes = processes
         self.owner = uuid.uuid4().hex  # the fencing token
         self.stop_reason: str | None = None  # recorded on the agent when the lease is released
-        self._stop = threading.Event()
-        self._keeper: threading.Thread | None = None
+        self.keeper = keeper
 
     def try_take(self) -> bool:
         now = utcnow()
@@ -81,10 +90,7 @@ class Lease:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
-        self._keeper = threading.Thread(
-            target=self._keep_alive, name=f"recalld-lease-{self.agent_id[-8:]}", daemon=True
-        )
-        self._keeper.start()
+        self.keeper.add(self)
 
     def fence(self, session: Session) -> None:
         """Renew the lease inside the caller's transaction, or raise `LeaseLost` if another
@@ -100,19 +106,17 @@ class Lease:
                 "its last step was not saved"
             )
 
-    def _keep_alive(self) -> None:
-        interval = min(self.seconds / 3, MAX_RENEW_INTERVAL)
-        while not self._stop.wait(interval):
-            try:
-                with transaction(self.engine) as session:
-                    self.fence(session)
-            except LeaseLost:
-                return  # the next fence() in the turn raises too
-            except Exception:  # a missed renewal is retried at the next interval
-                continue
+    def renew(self) -> bool:
+        """Renew the lease in a transaction of its own; False once another turn holds it."""
+        try:
+            with transaction(self.engine) as session:
+                self.fence(session)
+        except LeaseLost:
+            return False  # the turn's next fence() raises too
+        return True
 
     def release(self) -> None:
-        self._stop.set()
+        self.keeper.discard(self)
         values: dict[str, object] = {
             "lease_owner": None,
             "lease_until": None,
@@ -126,3 +130,59 @@ class Lease:
                 .where(col(Agent.id) == self.agent_id, col(Agent.lease_owner) == self.owner)
                 .values(**values)
             )
+
+
+class LeaseKeeper:
+    """One thread that renews every lease a turn of this runtime holds, each at a third of
+    its length (at most every `MAX_RENEW_INTERVAL` seconds)."""
+
+    def __init__(self) -> None:
+        self._due: dict[Lease, float] = {}  # lease -> when it is renewed next (monotonic)
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._next_wake = 0.0  # when the thread wakes next (monotonic)
+
+    def add(self, lease: Lease) -> None:
+        with self._wake:
+            due = time.monotonic() + _interval(lease)
+            self._due[lease] = due
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="recalld-lease-keeper", daemon=True
+                )
+                self._thread.start()
+            elif due < self._next_wake:  # waking the thread for nothing costs a step time
+                self._wake.notify()
+
+    def discard(self, lease: Lease) -> None:
+        with self._wake:
+            self._due.pop(lease, None)
+
+    def stop(self) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+                now = time.monotonic()
+                due = [lease for lease, at in self._due.items() if at <= now]
+                for lease in due:
+                    self._due[lease] = now + _interval(lease)
+                if not due:
+                    self._next_wake = min(self._due.values(), default=now + MAX_RENEW_INTERVAL)
+                    self._wake.wait(max(self._next_wake - now, 0.01))
+                    continue
+            for lease in due:  # outside the lock: a renewal waits on the database
+                if not lease.renew():
+                    self.discard(lease)
+
+
+def _interval(lease: Lease) -> float:
+    return min(lease.seconds / 3, MAX_RENEW_INTERVAL)
