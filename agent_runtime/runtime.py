@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -66,7 +67,7 @@ def _route_check(override: LLM | None) -> Callable[[str], None]:
     return check
 
 
-class Runtime(ArchivalMemory, RecallMemory):
+class Runtime:
     def __init__(
         self,
         settings: Settings,
@@ -112,6 +113,17 @@ class Runtime(ArchivalMemory, RecallMemory):
             counter=TokenCounter(),
         )
         self.runner = TurnRunner(self.services)
+        # The stores are parts of the runtime; their methods are its Python API as they are.
+        self.archival = ArchivalMemory(self.services)
+        self.recall = RecallMemory(self.services)
+        self.insert_passage = self.archival.insert_passage
+        self.insert_passages = self.archival.insert_passages
+        self.passages = self.archival.passages
+        self.search_archival = self.archival.search_archival
+        self.delete_passage = self.archival.delete_passage
+        self.messages = self.recall.messages
+        self.import_messages = self.recall.import_messages
+        self.search_recall = self.recall.search_recall
         self.jobs = Jobs(engine)
         self.keys = keys.KeyLookup(engine)
 
@@ -123,6 +135,13 @@ class Runtime(ArchivalMemory, RecallMemory):
         self.services.engine.dispose()
 
     # -- agents -----------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        return self.services.engine
+
+    def _read(self) -> Session:
+        return Session(self.services.engine, expire_on_commit=False)
 
     def multi_tenant(self) -> bool:
         """True once any API key exists; then tenants may not pick where model calls go."""

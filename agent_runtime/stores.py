@@ -1,5 +1,5 @@
-"""The two searchable stores of an agent as `Runtime` methods: archival passages and recall
-messages. Mixed into `Runtime`, whose services, engine and tenant rules they share."""
+"""The two searchable stores of an agent: archival passages and recall messages. `Runtime` holds
+one of each (composed, sharing its services) and offers their methods as its own."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def page(limit: int) -> int:
 
 
 class _Store:
-    services: Services
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
     @property
     def engine(self) -> Engine:
