@@ -21,7 +21,7 @@ from agent_runtime.memory import tags as tags_
 from agent_runtime.memory.passages import check_text
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.corpus import PASSAGES
-from agent_runtime.retrieval.vector_index import collection_name
+from agent_runtime.retrieval.vector_index import Space
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Message, Passage, utcnow
 from agent_runtime.turns.services import Services
@@ -181,10 +181,10 @@ class ArchivalMemory(_Store):
             session.add(agent)
             embedding = agent.embedding
         embedder = self.services.embedders.get(embedding)
-        collection = collection_name(embedder, agent_id, PASSAGES.name)
+        space = Space.of(embedder, agent_id, PASSAGES.name)
         # every vector the row can have, whatever its text is now
         every = parts.every_id(PASSAGES.prefix, passage_id)
-        self.services.searcher.index.delete(collection, every)
+        self.services.searcher.index.delete(space, every)
 
 
 class RecallMemory(_Store):

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from agent_runtime.embedding import Embedder
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.corpus import CORPORA, Corpus, Row
-from agent_runtime.retrieval.vector_index import VectorIndex, collection_name
+from agent_runtime.retrieval.vector_index import Space, VectorIndex
 from agent_runtime.storage.database import transaction
 
 
@@ -58,8 +58,8 @@ class Doctor:
         return findings
 
     def _examine(self, agent_id: str, embedding: str, corpus: Corpus) -> Finding:
-        collection = collection_name(self.embedder_for(embedding), agent_id, corpus.name)
-        stored = set(self.index.ids(collection))
+        space = Space.of(self.embedder_for(embedding), agent_id, corpus.name)
+        stored = set(self.index.ids(space))
         expected: dict[int, set[str]] = {}  # rows marked indexed: their vectors must be there
         wanted: set[str] = set()  # and pending rows' vectors may be (a crash before marking)
         existing: set[int] = set()
@@ -84,8 +84,8 @@ class Doctor:
     def _repair(self, agent_id: str, embedding: str, finding: Finding) -> None:
         corpus = next(c for c in CORPORA if c.name == finding.kind)
         table = corpus.table
-        collection = collection_name(self.embedder_for(embedding), agent_id, finding.kind)
-        self.index.delete(collection, finding.stale + finding.orphans)
+        space = Space.of(self.embedder_for(embedding), agent_id, finding.kind)
+        self.index.delete(space, finding.stale + finding.orphans)
         again = set(finding.missing) | {parts.row_of(v) for v in finding.stale}
         if again:
             with transaction(self.engine) as session:

@@ -25,7 +25,7 @@ from agent_runtime.embedding import Embedder
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.corpus import CORPORA, Corpus, Row
 from agent_runtime.retrieval.corpus import of as corpus_of
-from agent_runtime.retrieval.vector_index import Metadata, VectorIndex, collection_name
+from agent_runtime.retrieval.vector_index import Metadata, Space, VectorIndex
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, utcnow
 
@@ -333,7 +333,7 @@ class Indexer:
         for name, batch in batches.items():
             if batch.texts:
                 self.index.upsert(
-                    collection_name(embedder, agent_id, name),
+                    Space.of(embedder, agent_id, name),
                     batch.ids,
                     _embed(embedder, batch.texts, shared=shared),
                     batch.metas,
@@ -345,7 +345,7 @@ class Indexer:
         """Remove every collection of an agent's vectors."""
         embedder = self.embedder_for(embedding)
         for corpus in CORPORA:
-            self.index.drop(collection_name(embedder, agent_id, corpus.name))
+            self.index.drop(Space.of(embedder, agent_id, corpus.name))
 
     @staticmethod
     def _mark(session: Session, outcome: Outcome) -> None:

@@ -23,10 +23,10 @@ from agent_runtime.memory import tags as tags_
 from agent_runtime.retrieval import keyword, parts, term_stats, time_hints
 from agent_runtime.retrieval.corpus import MESSAGES, PASSAGES, Corpus
 from agent_runtime.retrieval.vector_index import (
+    Space,
     VectorFilter,
     VectorHit,
     VectorIndex,
-    collection_name,
     epoch,
 )
 from agent_runtime.storage.tables import Message, Passage
@@ -169,8 +169,8 @@ class Searcher:
             roles=tuple(roles or ()),
         )
         vector = embedder.embed([query])[0]
-        collection = collection_name(embedder, agent_id, corpus.name)
-        hits = self.index.query(collection, vector, limit * PARTS_PER_ROW, only)
+        space = Space.of(embedder, agent_id, corpus.name)
+        hits = self.index.query(space, vector, limit * PARTS_PER_ROW, only)
         mine = [
             r
             for r in unsaved or []

@@ -27,11 +27,20 @@ def epoch(moment: datetime) -> int:
     return timegm(moment.utctimetuple())
 
 
-def collection_name(embedder: Embedder, agent_id: str, kind: str) -> str:
-    """One collection per agent, kind and embedder: searches need no agent filter, which in
-    Chroma would mean a scan over every row's metadata."""
-    slug = "".join(c if c.isalnum() else "-" for c in embedder.name).strip("-")
-    return f"r-{agent_id}-{kind}-{slug}-{embedder.dimension}"
+@dataclass(frozen=True)
+class Space:
+    """Where the vectors of one agent's corpus live, for one embedder. Each has a collection of
+    its own, so a search needs no agent filter (which in Chroma would scan every row's
+    metadata), and dropping an agent drops its spaces."""
+
+    agent_id: str
+    corpus: str  # a `Corpus` name: passage, message
+    embedder: str
+    dimension: int
+
+    @classmethod
+    def of(cls, embedder: Embedder, agent_id: str, corpus: str) -> Space:
+        return cls(agent_id, corpus, embedder.name, embedder.dimension)
 
 
 @dataclass(frozen=True)
@@ -60,25 +69,25 @@ class VectorHit:
 
 class VectorIndex(Protocol):
     def upsert(
-        self, collection: str, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
+        self, space: Space, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
     ) -> None: ...
 
     def query(
-        self, collection: str, vector: np.ndarray, k: int, only: VectorFilter | None = None
+        self, space: Space, vector: np.ndarray, k: int, only: VectorFilter | None = None
     ) -> list[VectorHit]: ...
 
-    def delete(self, collection: str, ids: list[str]) -> None: ...
+    def delete(self, space: Space, ids: list[str]) -> None: ...
 
-    def ids(self, collection: str) -> list[str]:
-        """Every vector id in a collection (for `doctor`); a missing collection has none."""
+    def ids(self, space: Space) -> list[str]:
+        """Every vector id in a space (for `doctor`); a space never written has none."""
         ...
 
-    def drop(self, collection: str) -> None:
-        """Remove a whole collection; a missing one is fine."""
+    def drop(self, space: Space) -> None:
+        """Remove a whole space; a missing one is fine."""
         ...
 
     def healthy(self) -> bool:
-        """Whether the index answers at all (a failed write may be one collection's fault)."""
+        """Whether the index answers at all (a failed write may be one space's fault)."""
         ...
 
 
@@ -110,7 +119,8 @@ class ChromaIndex:
         self._collections: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _collection(self, name: str) -> Any:
+    def _collection(self, space: Space) -> Any:
+        name = _name(space)
         with self._lock:
             if name not in self._collections:
                 self._collections[name] = self._client.get_or_create_collection(
@@ -119,22 +129,22 @@ class ChromaIndex:
             return self._collections[name]
 
     def upsert(
-        self, collection: str, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
+        self, space: Space, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
     ) -> None:
         if not ids:
             return
         try:
-            self._collection(collection).upsert(
+            self._collection(space).upsert(
                 ids=ids, embeddings=np.asarray(vectors, dtype=np.float32), metadatas=metadatas
             )
         except Exception as exc:
             raise RecalldError(f"vector store write failed: {exc}") from exc
 
     def query(
-        self, collection: str, vector: np.ndarray, k: int, only: VectorFilter | None = None
+        self, space: Space, vector: np.ndarray, k: int, only: VectorFilter | None = None
     ) -> list[VectorHit]:
         try:
-            result = self._collection(collection).query(
+            result = self._collection(space).query(
                 query_embeddings=[np.asarray(vector, dtype=np.float32)],
                 n_results=k,
                 where=_where(only),
@@ -146,17 +156,17 @@ class ChromaIndex:
         distances = result["distances"][0] if result.get("distances") else [0.0] * len(ids)
         return [VectorHit(i, float(d)) for i, d in zip(ids, distances, strict=True)]
 
-    def delete(self, collection: str, ids: list[str]) -> None:
+    def delete(self, space: Space, ids: list[str]) -> None:
         if not ids:
             return
         try:
-            self._collection(collection).delete(ids=ids)
+            self._collection(space).delete(ids=ids)
         except Exception as exc:
             raise RecalldError(f"vector store delete failed: {exc}") from exc
 
-    def ids(self, collection: str) -> list[str]:
+    def ids(self, space: Space) -> list[str]:
         try:
-            found = self._client.get_collection(collection)
+            found = self._client.get_collection(_name(space))
         except Exception:  # chromadb's own error for a missing collection
             return []
         out: list[str] = []
@@ -174,36 +184,37 @@ class ChromaIndex:
             return False
         return True
 
-    def drop(self, collection: str) -> None:
+    def drop(self, space: Space) -> None:
+        name = _name(space)
         with self._lock:
-            self._collections.pop(collection, None)
+            self._collections.pop(name, None)
         # chromadb raises an error of its own for a missing collection; that is fine here
         with contextlib.suppress(Exception):
-            self._client.delete_collection(collection)
+            self._client.delete_collection(name)
 
 
 class MemoryIndex:
     """Brute-force cosine search in numpy; the fake for tests and a reference for the filters."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, dict[str, tuple[np.ndarray, Metadata]]] = {}
+        self._rows: dict[Space, dict[str, tuple[np.ndarray, Metadata]]] = {}
         self._lock = threading.Lock()
 
     def upsert(
-        self, collection: str, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
+        self, space: Space, ids: list[str], vectors: np.ndarray, metadatas: list[Metadata]
     ) -> None:
         with self._lock:
-            rows = self._rows.setdefault(collection, {})
+            rows = self._rows.setdefault(space, {})
             for id_, vector, meta in zip(ids, vectors, metadatas, strict=True):
                 rows[id_] = (np.asarray(vector, dtype=np.float32), dict(meta))
 
     def query(
-        self, collection: str, vector: np.ndarray, k: int, only: VectorFilter | None = None
+        self, space: Space, vector: np.ndarray, k: int, only: VectorFilter | None = None
     ) -> list[VectorHit]:
         with self._lock:
             rows = [
                 (i, v)
-                for i, (v, m) in self._rows.get(collection, {}).items()
+                for i, (v, m) in self._rows.get(space, {}).items()
                 if only is None or only.admits(m)
             ]
         if not rows:
@@ -213,30 +224,36 @@ class MemoryIndex:
         order = np.argsort(distances, kind="stable")[:k]
         return [VectorHit(rows[i][0], float(distances[i])) for i in order]
 
-    def delete(self, collection: str, ids: list[str]) -> None:
+    def delete(self, space: Space, ids: list[str]) -> None:
         with self._lock:
-            rows = self._rows.get(collection, {})
+            rows = self._rows.get(space, {})
             for id_ in ids:
                 rows.pop(id_, None)
 
-    def drop(self, collection: str) -> None:
+    def drop(self, space: Space) -> None:
         with self._lock:
-            self._rows.pop(collection, None)
+            self._rows.pop(space, None)
 
-    def collections(self) -> list[str]:
+    def collections(self) -> list[Space]:
         return list(self._rows)
 
-    def ids(self, collection: str) -> list[str]:
+    def ids(self, space: Space) -> list[str]:
         with self._lock:
-            return list(self._rows.get(collection, {}))
+            return list(self._rows.get(space, {}))
 
     def healthy(self) -> bool:
         return True
 
-    def metadata_keys(self, collection: str) -> set[str]:
-        """Every metadata key stored in a collection (tests check that tags never become keys)."""
+    def metadata_keys(self, space: Space) -> set[str]:
+        """Every metadata key stored in a space (tests check that tags never become keys)."""
         with self._lock:
-            return {k for _v, m in self._rows.get(collection, {}).values() for k in m}
+            return {k for _v, m in self._rows.get(space, {}).values() for k in m}
+
+
+def _name(space: Space) -> str:
+    """A space's Chroma collection name (the scheme every stored collection already has)."""
+    slug = "".join(c if c.isalnum() else "-" for c in space.embedder).strip("-")
+    return f"r-{space.agent_id}-{space.corpus}-{slug}-{space.dimension}"
 
 
 def _where(only: VectorFilter | None) -> dict[str, Any] | None:

@@ -37,7 +37,7 @@ def test_doctor_over_rest(client: TestClient, runtime: Runtime) -> None:
     client.post(f"/v1/agents/{agent_id}/archival", json={"text": "one passage"})
     runtime.services.indexer.index_agent(agent_id)
     index = runtime.services.indexer.index
-    passages = [c for c in index.collections() if "passage" in c][0]  # type: ignore[attr-defined]
+    passages = [c for c in index.collections() if c.corpus == "passage"][0]  # type: ignore[attr-defined]
     index.upsert(passages, ["p:424242"], np.ones((1, 64), dtype=np.float32) / 8, [{"row": 424242}])
     found = client.post(f"/v1/agents/{agent_id}/doctor").json()["findings"]
     damaged = [f for f in found if not f["healthy"]]

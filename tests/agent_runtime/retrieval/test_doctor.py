@@ -8,7 +8,7 @@ from agent_runtime.core.specs import AgentSpec
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.retrieval import parts
-from agent_runtime.retrieval.vector_index import MemoryIndex, collection_name
+from agent_runtime.retrieval.vector_index import MemoryIndex, Space
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Passage
@@ -26,7 +26,7 @@ def test_doctor_finds_and_repairs_missing_stale_and_orphan_vectors(
     runtime.services.indexer.index_agent(agent_id)
     assert all(f.healthy for f in runtime.doctor(agent_id))
 
-    passages = collection_name(FakeEmbedder(), agent_id, "passage")
+    passages = Space.of(FakeEmbedder(), agent_id, "passage")
     vector_index.delete(passages, parts.every_id("p", lost.id or 0))  # missing
     with transaction(runtime.engine) as session:  # stale: the text changed after indexing
         row = session.get(Passage, edited.id)

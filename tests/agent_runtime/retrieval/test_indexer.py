@@ -20,9 +20,9 @@ from agent_runtime.retrieval.parts import row_of
 from agent_runtime.retrieval.vector_index import (
     MemoryIndex,
     Metadata,
+    Space,
     VectorFilter,
     VectorHit,
-    collection_name,
 )
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.tables import Passage
@@ -104,7 +104,7 @@ def test_tags_never_become_index_metadata_and_still_filter(rt: Runtime, index: F
     for i in range(40):
         rt.insert_passage(agent_id, f"note {i} about the garden", tags=[f"tag-{i}", "garden"])
     rt.insert_passage(agent_id, "the garden gate code is 4411", tags=["secret"])
-    collection = collection_name(FakeEmbedder(), agent_id, "passage")
+    collection = Space.of(FakeEmbedder(), agent_id, "passage")
     assert index.metadata_keys(collection) == {"ts"}
     hits, total = rt.search_archival(agent_id, "garden gate code", tags=["tag-7"])
     assert [h.text for h in hits] == ["note 7 about the garden"] and total == 1
@@ -221,7 +221,7 @@ def test_a_rolled_back_step_leaves_no_vectors(runtime: Runtime, vector_index: Me
     runtime.services.llm_for = lambda _m: InsertSearchThenLose()
     with pytest.raises(LeaseLost):
         runtime.send(agent_id, ["store the vault code"])
-    collection = collection_name(FakeEmbedder(), agent_id, "passage")
+    collection = Space.of(FakeEmbedder(), agent_id, "passage")
     query = FakeEmbedder().embed(["vault code"])[0]
     assert vector_index.query(collection, query, 50, None) == []  # nothing of the step
     with transaction(runtime.engine) as session:
@@ -261,7 +261,7 @@ def test_deleting_a_passage_removes_every_vector_whatever_its_text_is_now(
         row = session.get(Passage, passage.id)
         assert row is not None
         row.text = "short now"
-    collection = collection_name(FakeEmbedder(), agent_id, "passage")
+    collection = Space.of(FakeEmbedder(), agent_id, "passage")
     assert len(vector_index.ids(collection)) == 4  # the whole text and three sentences
     runtime.delete_passage(agent_id, passage.id or 0)
     assert vector_index.ids(collection) == []

@@ -3,7 +3,7 @@ from __future__ import annotations
 from agent_runtime.core.specs import AgentSpec
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.corpus import PASSAGES
-from agent_runtime.retrieval.vector_index import collection_name
+from agent_runtime.retrieval.vector_index import Space
 from agent_runtime.runtime import Runtime
 
 
@@ -70,7 +70,7 @@ def test_deleting_a_passage_removes_every_vector_of_it(runtime: Runtime) -> None
     passage = runtime.insert_passage(agent_id, "user: First point. Second point. Third point.")
     runtime.search_archival(agent_id, "point")  # indexes it
     index = runtime.services.searcher.index
-    name = collection_name(runtime.services.embedders.get("fake"), agent_id, "passage")
+    name = Space.of(runtime.services.embedders.get("fake"), agent_id, "passage")
     vector = runtime.services.embedders.get("fake").embed(["point"])[0]
     assert len(index.query(name, vector, 10, None)) == 4
     runtime.delete_passage(agent_id, passage.id)

@@ -9,7 +9,7 @@ import pytest
 from agent_runtime.core.specs import AgentSpec, PassageInput
 from agent_runtime.retrieval.indexer import BATCH, CATCH_UP_BATCHES
 from agent_runtime.retrieval.search import Fusion, fuse
-from agent_runtime.retrieval.vector_index import MemoryIndex, collection_name
+from agent_runtime.retrieval.vector_index import MemoryIndex, Space
 from agent_runtime.runtime import Runtime
 
 
@@ -148,7 +148,7 @@ def test_a_search_after_a_bulk_load_indexes_only_the_newest_rows_itself(
         assert hits[0].id == newest.id
         batches = CATCH_UP_BATCHES * BATCH
         assert indexer.status()["pending_rows"] == 701 - batches  # the search did not wait
-        name = collection_name(runtime.services.embedders.get("fake"), agent_id, "passage")
+        name = Space.of(runtime.services.embedders.get("fake"), agent_id, "passage")
         vector = runtime.services.embedders.get("fake").embed(["heron reeds"])[0]
         assert vector_index.query(name, vector, 1, None)[0].id.startswith(f"p:{newest.id}")
     indexer.schedule(agent_id)  # what the search asked for, now that the background runs

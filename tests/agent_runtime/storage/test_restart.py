@@ -10,7 +10,7 @@ from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import AgentSpec, BlockSpec
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.llm.scripted import ScriptedLLM
-from agent_runtime.retrieval.vector_index import collection_name
+from agent_runtime.retrieval.vector_index import Space
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.database import MIGRATIONS, transaction, upgrade
 from agent_runtime.storage.tables import Passage
@@ -75,7 +75,7 @@ def test_upgrading_adds_sentence_vectors_to_rows_indexed_before_them(
     agent_id = first.create_agent(AgentSpec(name="k")).id
     passage = first.insert_passage(agent_id, "user: The kiln is hot. My sister lives in Porto.")
     first.search_archival(agent_id, "kiln")  # indexed, sentences too
-    name = collection_name(first.services.embedders.get("fake"), agent_id, "passage")
+    name = Space.of(first.services.embedders.get("fake"), agent_id, "passage")
     sentence_ids = [f"p:{passage.id}:1", f"p:{passage.id}:2"]
     # as a database and index written before migration 0005 were: whole vectors only
     first.services.searcher.index.delete(name, sentence_ids)
