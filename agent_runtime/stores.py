@@ -104,7 +104,7 @@ class ArchivalMemory(_Store):
         origin: Origin = Origin.USER,
     ) -> int:
         """Bulk insert in one transaction, then one indexing pass. `origin="paged"` files them as
-        paging does (conversation turns in order, each with the turn before as context)."""
+        paging does (conversation turns in order, each with the turn before as its prior)."""
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             for item in items:
@@ -112,7 +112,7 @@ class ArchivalMemory(_Store):
                 passage = Passage(
                     agent_id=agent_id,
                     text=item.text,
-                    context=item.context,
+                    prior=item.prior,
                     tags=tags_.clean(item.tags),
                     origin=origin,
                 )

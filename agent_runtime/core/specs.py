@@ -56,7 +56,7 @@ class PassageInput:
     text: str
     created_at: datetime | None = None
     tags: Sequence[str] = ()
-    context: str = ""  # the turn before, for a conversation turn filed as paging would
+    prior: str = ""  # the turn before, for a conversation turn filed as paging would
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def check_input(role: str, content: str, roles: tuple[str, ...] = INPUT_ROLES) -
 
 
 def last_spoken(session: Session, agent_id: str) -> str:
-    """The text of the agent's latest spoken message in context: the context of the next one."""
+    """The text of the agent's latest spoken message in context: the prior of the next one."""
     query = (
         select(Message.content)
         .where(
@@ -96,11 +96,11 @@ def last_spoken_in(request_messages: list[dict[str, Any]]) -> str:
 
 
 def chain(rows: list[Message], before: str) -> None:
-    """Give each spoken message with text the spoken text before it as context, so a reply is
+    """Give each spoken message with text the spoken text before it as its prior, so a reply is
     found by the words of what it answers ("where shall we moor?" -> "pier seven")."""
     for row in rows:
         if row.role in SPOKEN and row.content:
-            row.context = before
+            row.prior = before
             before = row.content
 
 

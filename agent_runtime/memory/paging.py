@@ -144,7 +144,7 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
             Passage(
                 agent_id=agent.id,
                 text=text,
-                context=before,
+                prior=before,
                 tags=[],
                 origin=Origin.PAGED,
                 source_message_id=message.id,

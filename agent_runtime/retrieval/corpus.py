@@ -28,7 +28,7 @@ class Corpus:
     # (id, agent_id, created_at, indexed, index_attempts) in queries shared by every corpus.
     table: Any
     prefix: str  # vector ids: "p:12" for the whole row, "p:12:3" for its third sentence
-    weights: tuple[float, ...]  # BM25 weight of each keyword column: its own text, its context
+    weights: tuple[float, ...]  # BM25 weight of each keyword column: its own text, its prior
     # What a row is embedded as; None for rows that get no vectors (tool results).
     vector_text: Callable[[Any], str | None]
     hit: Callable[[Any], Hit]  # a found row, as a search result

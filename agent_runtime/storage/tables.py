@@ -104,7 +104,10 @@ class Message(SQLModel, table=True):
     role: str
     content: str = Field(default="", sa_column=Column(Text, nullable=False))
     # The spoken message before this one, searched at a lower keyword weight (messages.chain).
-    context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # "prior", not "context" (the context window's word); the column keeps its first name.
+    prior: str = Field(
+        default="", sa_column=Column("context", Text, nullable=False, server_default="")
+    )
     tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
     tool_call_id: str | None = None
     name: str | None = None
@@ -130,7 +133,9 @@ class Passage(SQLModel, table=True):
     agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
     text: str = Field(sa_column=Column(Text, nullable=False))
     # For a paged-out turn, the turn before it: found by keywords (at a lower weight), not shown.
-    context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    prior: str = Field(
+        default="", sa_column=Column("context", Text, nullable=False, server_default="")
+    )
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     origin: str = "agent"  # core.vocabulary.Origin: agent, user or paged
     source_message_id: int | None = None

@@ -56,7 +56,7 @@ def test_old_turns_are_summarised_and_paged_to_archival(runtime: Runtime) -> Non
         assert passage.created_at == message.created_at  # the turn's time, not the paging time
         assert message.content in passage.text
     second = by_source[evicted[1].id]
-    assert second.context == by_source[evicted[0].id].text  # the turn before, for keywords
+    assert second.prior == by_source[evicted[0].id].text  # the turn before, for keywords
     system = llm.requests[-1].messages[0]["content"]
     assert "Summary of earlier conversation" in system and summaries[-1].text in system
     summarise_requests = [r for r in llm.requests if not r.tools]

@@ -116,7 +116,7 @@ def test_a_turn_is_found_through_the_turn_before_it(runtime: Runtime) -> None:
     question = PassageInput("user: where should we moor the catamaran tonight?")
     answer = PassageInput(
         "assistant: pier seven, next to the fish market",
-        context="user: where should we moor the catamaran tonight?",
+        prior="user: where should we moor the catamaran tonight?",
     )
     runtime.insert_passages(agent_id, [*filler, question, answer, *filler], origin="paged")
     hits, _ = runtime.search_archival(agent_id, "catamaran mooring", limit=3)
@@ -254,7 +254,7 @@ def test_messages_carry_the_spoken_message_before_them(runtime: Runtime, fake_ll
     runtime.send(agent_id, ["thanks"])
     with Session(runtime.services.engine) as session:
         rows = session.exec(select(Message).order_by(col(Message.id))).all()
-    assert [(m.role, m.context) for m in rows] == [
+    assert [(m.role, m.prior) for m in rows] == [
         ("user", ""),
         ("assistant", ""),  # the tool call: no text of its own to be found by
         ("tool", ""),
