@@ -1,4 +1,5 @@
-"""The fixed words recalld stores as strings: job statuses, passage origins, turn stop reasons.
+"""The fixed words recalld stores as strings: job statuses and event kinds, passage origins,
+turn stop reasons.
 
 Each is a `StrEnum`, so a member is its string in the database, in JSON and in comparisons.
 """
@@ -18,6 +19,17 @@ class JobStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobEventKind(StrEnum):
+    """What a job's event (a Server-Sent Event of /v1/jobs/{id}/events) tells."""
+
+    STATUS = "status"
+    STEP = "step"
+    PROGRESS = "progress"
+    CANCEL_REQUESTED = "cancel_requested"
+    SCHEDULED = "scheduled"
+    SCHEDULE_STOPPED = "schedule_stopped"
 
 
 class Origin(StrEnum):

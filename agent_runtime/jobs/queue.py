@@ -21,7 +21,7 @@ from sqlmodel import Session, col, or_, select
 
 from agent_runtime.core.errors import InvalidInput, NotFound
 from agent_runtime.core.limits import MAX_GOAL_CHARS, MAX_JOB_STEPS, MAX_SCHEDULE_SECONDS
-from agent_runtime.core.vocabulary import JobStatus
+from agent_runtime.core.vocabulary import JobEventKind, JobStatus
 from agent_runtime.memory import agents as agents_
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Job, JobEvent, utcnow
@@ -83,7 +83,7 @@ def first_run(schedule: str, now: datetime) -> datetime:
         raise InvalidInput(f"schedule {schedule!r} never matches a date", field="schedule") from exc
 
 
-def add_event(session: Session, job_id: str, kind: str, **data: Any) -> None:
+def add_event(session: Session, job_id: str, kind: JobEventKind, **data: Any) -> None:
     session.add(JobEvent(job_id=job_id, kind=kind, data=data))
 
 
@@ -114,7 +114,7 @@ def finish(
     add_event(
         session,
         job.id,
-        "status",
+        JobEventKind.STATUS,
         status=status,
         stop_reason=reason,
         error=job.error,
@@ -128,7 +128,7 @@ def finish(
 def _queue_next_run(session: Session, job: Job) -> None:
     assert job.schedule is not None
     if job.status == JobStatus.CANCELLED or _schedule_cancelled(session, job):
-        add_event(session, job.id, "schedule_stopped", reason="cancelled")
+        add_event(session, job.id, JobEventKind.SCHEDULE_STOPPED, reason="cancelled")
         return
     try:
         run_after = next_run(job.schedule, utcnow())
@@ -136,7 +136,7 @@ def _queue_next_run(session: Session, job: Job) -> None:
         add_event(
             session,
             job.id,
-            "schedule_stopped",
+            JobEventKind.SCHEDULE_STOPPED,
             reason=f"the next run of schedule {job.schedule!r} cannot be computed ({exc})",
         )
         return
@@ -155,7 +155,7 @@ def _queue_next_run(session: Session, job: Job) -> None:
     add_event(
         session,
         job.id,
-        "scheduled",
+        JobEventKind.SCHEDULED,
         next_job_id=following.id,
         run_after=following.run_after.isoformat(),
     )
@@ -187,7 +187,7 @@ def _cancel_run(session: Session, job: Job) -> None:
         job.cancel_requested = True
         job.updated_at = utcnow()
         session.add(job)
-        add_event(session, job.id, "cancel_requested")
+        add_event(session, job.id, JobEventKind.CANCEL_REQUESTED)
 
 
 class Jobs:
@@ -231,7 +231,7 @@ class Jobs:
                 run_after=run_after,
             )
             session.add(job)
-            add_event(session, job.id, "status", status=JobStatus.QUEUED)
+            add_event(session, job.id, JobEventKind.STATUS, status=JobStatus.QUEUED)
         return job
 
     def get(self, job_id: str, *, tenant: str) -> Job:
@@ -293,7 +293,7 @@ class Jobs:
                 root.cancel_requested = True  # the first run ended: the flag stops its schedule
                 session.add(root)
             if job.status in TERMINAL and job.stop_reason != "cancelled" and not stopped_before:
-                add_event(session, job.id, "schedule_stopped", reason="cancelled")
+                add_event(session, job.id, JobEventKind.SCHEDULE_STOPPED, reason="cancelled")
             return job
 
     def events(

@@ -31,7 +31,7 @@ from agent_runtime.core.errors import (
     ProviderTimeout,
 )
 from agent_runtime.core.settings import Settings
-from agent_runtime.core.vocabulary import JobStatus
+from agent_runtime.core.vocabulary import JobEventKind, JobStatus
 from agent_runtime.embedding import Embedder
 from agent_runtime.jobs.queue import TERMINAL, add_event, finish
 from agent_runtime.llm import Usage
@@ -95,7 +95,7 @@ class JobAgentMemory(AgentMemory):
         job = self._job()
         job.progress_note = note
         self.session.add(job)
-        add_event(self.session, job.id, "progress", note=note)
+        add_event(self.session, job.id, JobEventKind.PROGRESS, note=note)
 
     def complete(self, result: str) -> None:
         job = self._job()
@@ -162,7 +162,13 @@ class Worker:
                     )
                 ).rowcount
                 if claimed == 1:
-                    add_event(session, job_id, "status", status=JobStatus.RUNNING, worker=self.id)
+                    add_event(
+                        session,
+                        job_id,
+                        JobEventKind.STATUS,
+                        status=JobStatus.RUNNING,
+                        worker=self.id,
+                    )
                     return job_id
         return None
 
@@ -280,7 +286,7 @@ class Worker:
         add_event(
             session,
             job_id,
-            "step",
+            JobEventKind.STEP,
             step=job.steps,
             worker=self.id,
             tools=calls,
@@ -290,7 +296,7 @@ class Worker:
         )
         if assistant.content and not calls:
             job.progress_note = assistant.content
-            add_event(session, job_id, "progress", note=assistant.content)
+            add_event(session, job_id, JobEventKind.PROGRESS, note=assistant.content)
         session.add(job)
         if job.result is not None and job.status == JobStatus.RUNNING:
             finish(session, job, JobStatus.SUCCEEDED, "completed")

@@ -202,7 +202,7 @@ class JobEvent(SQLModel, table=True):
     __table_args__ = (Index("ix_job_event_job", "job_id", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     job_id: str = Field(foreign_key="job.id", ondelete="CASCADE")
-    kind: str  # status, step, progress, tool_call, result
+    kind: str  # core.vocabulary.JobEventKind
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
 
