@@ -21,12 +21,11 @@ PROVIDER_ERRORS = (409, 429, 502, 504)
 
 
 async def _checked(call: Call) -> tuple[str, list[tuple[str, str]], int | None, str | None]:
-    """The agent, the messages to send, max_steps and the idempotency key, with everything the
-    turn would refuse checked before it (or its stream) starts."""
+    """The agent, the messages to send, max_steps and the idempotency key. `Runtime.send`
+    checks the turn itself before it starts; a stream checks it first (stream_messages)."""
     body = call.body(SendMessages)
     agent_id = call.path(AgentPath).agent_id
     inputs: list[tuple[str, str]] = [(m.role, m.content) for m in body.messages]
-    await run_in_threadpool(call.runtime.check_turn, agent_id, inputs, tenant=call.tenant)
     return agent_id, inputs, body.max_steps, call.headers(SendHeaders).idempotency_key
 
 
@@ -62,6 +61,8 @@ def _events_for(message: Message) -> list[str]:
 async def stream_messages(call: Call) -> StreamingResponse:
     agent_id, inputs, max_steps, key = await _checked(call)
     runtime, tenant = call.runtime, call.tenant
+    # Every refusal before the 200: once the stream starts, an error is only an event.
+    await run_in_threadpool(runtime.check_turn, agent_id, inputs, tenant=tenant)
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
