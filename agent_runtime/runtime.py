@@ -15,8 +15,9 @@ from sqlmodel import Session, select
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.core.limits import MAX_STEPS_LIMIT
 from agent_runtime.core.settings import Settings
-from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec
+from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, Scope
 from agent_runtime.embedding import Embedder, make_embedder
+from agent_runtime.facts.store import FactMemory
 from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Usage
 from agent_runtime.llm.endpoints import Endpoints
@@ -124,8 +125,20 @@ class Runtime:
         self.messages = self.recall.messages
         self.import_messages = self.recall.import_messages
         self.search_recall = self.recall.search_recall
+        self.facts = FactMemory(
+            engine,
+            index,
+            lambda: embedders.get(settings.default_embedding),
+            self._lifetimes,
+            fusion,
+        )
         self.jobs = Jobs(engine)
         self.keys = keys.KeyLookup(engine)
+
+    def _lifetimes(self, session: Session, scope: Scope) -> dict[str, float | None]:
+        """How long episodic memory written in `scope` lives: its agent's choice, else ours."""
+        agent = None if scope.agent_id is None else session.get(Agent, scope.agent_id)
+        return self.settings.lifetimes(None if agent is None else agent.memory_ttl)
 
     def close(self) -> None:
         self.lease_keeper.stop()
@@ -153,7 +166,7 @@ class Runtime:
 
     def sweep(self) -> int:
         """Index whatever a crash left waiting for its vectors (run once at start)."""
-        return self.services.indexer.sweep()
+        return self.services.indexer.sweep() + self.facts.index_pending()
 
     def _check_model(self, model: str, base_url: str | None) -> None:
         agents_.check_model_name(model)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,7 +25,7 @@ from starlette.routing import Route
 from agent_runtime.core.settings import Settings
 from agent_runtime.runtime import Runtime
 from server.auth import Auth
-from server.errors import error_response
+from server.errors import error_response, http_error
 from server.parsing import check_strings, decode_json, header_data, query_data, read_body, validate
 
 M = TypeVar("M", bound=BaseModel)
@@ -116,14 +117,30 @@ def routes(operations: list[Operation], settings: Settings) -> list[Route]:
         if op.method in methods:
             raise ValueError(f"{op.method} {op.path} is declared twice")
         methods[op.method] = op
+    # A path without parameters may also match another's parameter (/v1/memories/search and
+    # /v1/memories/{fact_id}): a method the first does not allow must get its 405, not be
+    # taken for the second.
+    fixed = {path: sorted(m) for path, m in by_path.items() if not PATH_PARAM.search(path)}
     return [
-        Route(path, _endpoint(methods, settings), methods=list(methods), name=path)
+        Route(
+            path,
+            _endpoint(methods, settings, fixed if PATH_PARAM.search(path) else {}),
+            methods=list(methods),
+            name=path,
+        )
         for path, methods in by_path.items()
     ]
 
 
-def _endpoint(methods: dict[str, Operation], settings: Settings) -> Callable[..., Any]:
+def _endpoint(
+    methods: dict[str, Operation], settings: Settings, fixed: dict[str, list[str]]
+) -> Callable[..., Any]:
     async def endpoint(request: Request) -> Response:
+        allowed = fixed.get(request.url.path)
+        if allowed is not None:  # routed here only because that path refused the method
+            return await http_error(
+                request, HTTPException(405, headers={"Allow": ", ".join(allowed)})
+            )
         op = methods["GET" if request.method == "HEAD" else request.method]
         try:
             return await serve(op, request, settings)

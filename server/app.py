@@ -20,7 +20,17 @@ from agent_runtime.runtime import Runtime
 from server import api, openapi
 from server.auth import Auth
 from server.errors import HANDLERS
-from server.routes import agents, archival, blocks, health, indexing, jobs, messages, recall
+from server.routes import (
+    agents,
+    archival,
+    blocks,
+    health,
+    indexing,
+    jobs,
+    memories,
+    messages,
+    recall,
+)
 
 log = logging.getLogger("recalld.server")
 
@@ -33,6 +43,7 @@ OPERATIONS: list[api.Operation] = [
     *recall.operations,
     *indexing.operations,
     *jobs.operations,
+    *memories.operations,
 ]
 
 

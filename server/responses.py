@@ -56,6 +56,7 @@ class AgentOut(Out):
     max_steps: int
     message_count: int
     passage_count: int
+    memory_ttl: dict[str, float | None]
     last_stop_reason: str | None
     created_at: Timestamp
     updated_at: Timestamp
@@ -73,6 +74,7 @@ class AgentOut(Out):
             max_steps=agent.max_steps,
             message_count=agent.message_count,
             passage_count=agent.passage_count,
+            memory_ttl=dict(agent.memory_ttl),
             last_stop_reason=agent.last_stop_reason,
             created_at=agent.created_at,
             updated_at=agent.updated_at,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
@@ -40,6 +40,7 @@ from agent_runtime.core.limits import (
     MAX_SYSTEM_CHARS,
     MAX_TAG_CHARS,
     MAX_TAGS,
+    MAX_TTL_DAYS,
     MIN_CONTEXT_WINDOW,
 )
 from agent_runtime.core.specs import (
@@ -178,8 +179,17 @@ IdempotencyKeyText = Annotated[
 ]
 # The runtime checks the interval or cron line, and how often it may run.
 Schedule = Annotated[str, Field(max_length=MAX_SCHEDULE_CHARS)]
+TtlDays = Annotated[float, Field(gt=0, le=MAX_TTL_DAYS)]
+MemoryTtl = Annotated[
+    dict[Literal["event", "plan", "paged"], TtlDays | None],
+    Field(description="days the agent's episodic memory lives, by kind; null: never expires"),
+]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 SearchRole = Literal["user", "assistant", "system", "tool"]
+
+
+def _ttl(ttl: dict[Any, float | None] | None) -> dict[str, float | None] | None:
+    return None if ttl is None else {str(kind): days for kind, days in ttl.items()}
 
 
 class Body(BaseModel):
@@ -228,6 +238,7 @@ class AgentCreate(Body):
     blocks: list[BlockCreate] | None = Field(None, max_length=MAX_BLOCKS_PER_AGENT)
     block_ids: list[Id] | None = Field(None, max_length=MAX_BLOCKS_PER_AGENT)
     max_steps: Steps | None = None
+    memory_ttl: MemoryTtl | None = None
 
     def spec(self) -> AgentSpec:
         return AgentSpec(
@@ -242,6 +253,7 @@ class AgentCreate(Body):
             blocks=[b.spec() for b in self.blocks or []],
             block_ids=list(self.block_ids or []),
             max_steps=self.max_steps,
+            memory_ttl=_ttl(self.memory_ttl),
         )
 
 
@@ -252,6 +264,7 @@ class AgentEdit(Body):
     context_window: ContextWindow | None = None
     system: Annotated[str, Field(max_length=MAX_SYSTEM_CHARS)] | None = None
     max_steps: Steps | None = None
+    memory_ttl: MemoryTtl | None = None
 
     def patch(self) -> AgentPatch:
         return AgentPatch(
@@ -261,6 +274,7 @@ class AgentEdit(Body):
             self.context_window,
             self.system,
             self.max_steps,
+            _ttl(self.memory_ttl),
         )
 
 

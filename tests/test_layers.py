@@ -1,6 +1,6 @@
 """agent_runtime's folders are layers: a module imports only from its own layer and those below.
 
-core → storage → llm, embedding → memory → retrieval → turns → jobs → runtime.py, stores.py
+core → storage → llm, embedding → memory → retrieval → facts → turns → jobs → runtime.py, stores.py
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ ORDER = {
     "embedding": 2,
     "memory": 3,
     "retrieval": 4,
-    "turns": 5,
-    "jobs": 6,
-    "": 7,  # runtime.py and stores.py, the Python API on top
+    "facts": 5,
+    "turns": 6,
+    "jobs": 7,
+    "": 8,  # runtime.py and stores.py, the Python API on top
 }
 IMPORT = re.compile(r"^\s*from (agent_runtime(?:\.\w+)*) import", re.M)
 TYPE_CHECKING_BLOCK = re.compile(r"^if TYPE_CHECKING:.*?(?=^\S)", re.M | re.S)

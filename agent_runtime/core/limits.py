@@ -37,6 +37,18 @@ MAX_PASSAGE_CHARS = 100_000
 MAX_TAGS = 32  # per passage
 MAX_TAG_CHARS = 64
 
+# Fact memory
+MAX_FACT_CHARS = 2_000  # a fact's statement: one thing, said in a sentence or two
+MAX_FACT_FIELD_CHARS = 200  # subject, attribute, scope ids
+MAX_FACT_VALUE_CHARS = 1_000
+MAX_FACTS_PER_WRITE = 1_000
+MAX_EVIDENCE = 20  # kept per fact (the count goes on)
+MAX_EVIDENCE_CHARS = 200
+MAX_METADATA_KEYS = 32
+MAX_METADATA_CHARS = 4_000  # a fact's metadata as JSON
+MAX_FILTERS = 16
+MAX_TTL_DAYS = 36_500
+
 # Search
 MAX_QUERY_CHARS = 4_000
 MAX_OFFSET = 10_000

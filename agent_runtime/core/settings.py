@@ -38,6 +38,11 @@ class Settings:
     # Request limits (agent_runtime/limits.py has the fixed ones).
     max_body_bytes: int = 10 * 1024 * 1024
     max_messages_per_send: int = 100
+    # Episodic memory (facts of kind event or plan, and turns paging files in archival memory)
+    # expires this many days after it is written; None: never. Agents may set their own.
+    episodic_ttl_days: float | None = 365.0
+    # How often the background sweep purges what has expired.
+    expiry_sweep_seconds: float = 300.0
     # Where agents' model calls may go once API keys exist (several tenants): base URL prefixes.
     allowed_base_urls: tuple[str, ...] = ()
     # Keys bound to base URL prefixes, read from the environment variables that
@@ -70,6 +75,8 @@ class Settings:
             raise ConfigurationError("RECALLD_DEFAULT_CONTEXT_WINDOW must be at least 256 tokens")
         if self.max_body_bytes < 1024:
             raise ConfigurationError("RECALLD_MAX_BODY_BYTES must be at least 1024")
+        if self.episodic_ttl_days is not None and self.episodic_ttl_days <= 0:
+            raise ConfigurationError("RECALLD_EPISODIC_TTL_DAYS must be above 0 (or 'never')")
         if self.max_messages_per_send < 1:
             raise ConfigurationError("RECALLD_MAX_MESSAGES_PER_SEND must be at least 1")
 
@@ -86,6 +93,13 @@ class Settings:
     @property
     def chroma_path(self) -> Path:
         return self.home / "chroma"
+
+    def lifetimes(
+        self, agent_ttl: dict[str, float | None] | None = None
+    ) -> dict[str, float | None]:
+        """Days each kind of episodic memory lives (None: for ever), an agent's own over ours."""
+        days = self.episodic_ttl_days
+        return {"event": days, "plan": days, "paged": days} | dict(agent_ttl or {})
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -110,6 +124,8 @@ _FIELDS: dict[str, type] = {
     "worker_poll_seconds": float,
     "max_body_bytes": int,
     "max_messages_per_send": int,
+    "episodic_ttl_days": float,
+    "expiry_sweep_seconds": float,
 }
 
 
@@ -134,6 +150,8 @@ def _bound_keys(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]
 
 
 def _parse(name: str, raw: str, kind: type) -> object:
+    if name == "episodic_ttl_days" and raw.strip().lower() == "never":
+        return None
     try:
         if kind is Path:
             return Path(raw).expanduser()

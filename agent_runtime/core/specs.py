@@ -31,6 +31,8 @@ class AgentSpec:
     blocks: list[BlockSpec] = field(default_factory=list)
     block_ids: list[str] = field(default_factory=list)
     max_steps: int | None = None
+    # Days its episodic memory lives, by kind (event, plan, paged); null: never expires.
+    memory_ttl: dict[str, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class AgentPatch:
     context_window: int | None = None
     system: str | None = None
     max_steps: int | None = None
+    memory_ttl: dict[str, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,32 @@ class MessageInput:
     role: str  # user, assistant or system
     content: str
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose memory a fact is, within its tenant (as in Mem0): a user's, an agent's, a run's.
+    A field left None is no scope: a write leaves it unset and a search does not filter on it."""
+
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FactInput:
+    """One fact to write. Either a statement alone (`text`: a free fact, retired by nobody) or a
+    slot (`subject`, `attribute`, `value`; the text is made from them when not given)."""
+
+    text: str = ""
+    subject: str = ""
+    attribute: str = ""
+    value: str = ""
+    kind: str = "fact"
+    cardinality: str | None = None  # None: the attribute's usual one (slots.cardinality_of)
+    negates: bool = False  # "no longer": retires the matching value instead of adding one
+    valid_at: datetime | None = None  # None: now
+    evidence: Sequence[str] = ()
+    metadata: dict[str, object] = field(default_factory=dict)
+    ttl_days: float | None = None
+    expires_at: datetime | None = None

@@ -48,3 +48,44 @@ class StopReason(StrEnum):
     ERROR = "error"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"  # its process died; reported when an idempotent send replays it
+
+
+class FactKind(StrEnum):
+    """What a fact is. Events and plans are episodic: they expire (settings.episodic_ttl_days)."""
+
+    FACT = "fact"
+    PREFERENCE = "preference"
+    EVENT = "event"
+    PLAN = "plan"
+    RELATIONSHIP = "relationship"
+
+    @property
+    def episodic(self) -> bool:
+        return self in (FactKind.EVENT, FactKind.PLAN)
+
+
+class Cardinality(StrEnum):
+    """How many values a slot holds at once: one (a new value replaces the old) or many."""
+
+    SINGLE = "single"
+    MANY = "many"
+
+
+class Retired(StrEnum):
+    """Why a fact left the present."""
+
+    SUPERSEDED = "superseded"  # a newer value of its single-valued slot
+    NEGATED = "negated"  # a fact said it is no longer so
+    DELETED = "deleted"  # a client deleted it
+
+
+class FactEventKind(StrEnum):
+    """A change in a fact's history."""
+
+    ADDED = "added"
+    MERGED = "merged"  # the same statement again: more evidence, one row
+    SUPERSEDED = "superseded"
+    NEGATED = "negated"
+    UPDATED = "updated"  # PATCH
+    DELETED = "deleted"
+    PURGED = "purged"

@@ -17,6 +17,7 @@ from agent_runtime.core.limits import (
     MAX_MODEL_CHARS,
     MAX_STEPS_LIMIT,
     MAX_SYSTEM_CHARS,
+    MAX_TTL_DAYS,
     MIN_CONTEXT_WINDOW,
 )
 from agent_runtime.core.settings import Settings
@@ -66,10 +67,29 @@ def _check(
         )
 
 
+EPISODIC_KINDS = ("event", "plan", "paged")
+
+
+def check_memory_ttl(ttl: dict[str, float | None] | None) -> None:
+    """An agent's lifetimes: days (above 0) or null (never) for event, plan or paged."""
+    for kind, days in (ttl or {}).items():
+        if kind not in EPISODIC_KINDS:
+            raise InvalidInput(
+                f"memory_ttl sets {', '.join(EPISODIC_KINDS)}; not {kind[:40]!r}",
+                field="memory_ttl",
+            )
+        if days is not None and not 0 < days <= MAX_TTL_DAYS:
+            raise InvalidInput(
+                f"memory_ttl.{kind} is days above 0 and at most {MAX_TTL_DAYS}, or null",
+                field=f"memory_ttl.{kind}",
+            )
+
+
 def create(
     session: Session, tenant_id: str, spec: AgentSpec, settings: Settings, counter: TokenCounter
 ) -> Agent:
     _check(spec.name, spec.context_window, spec.max_steps, spec.system)
+    check_memory_ttl(spec.memory_ttl)
     if len(spec.blocks) + len(spec.block_ids) > MAX_BLOCKS_PER_AGENT:
         raise InvalidInput(f"an agent has at most {MAX_BLOCKS_PER_AGENT} blocks", field="blocks")
     specs = list(spec.blocks)
@@ -96,6 +116,7 @@ def create(
         embedding=spec.embedding or settings.default_embedding,
         instructions=spec.system or prompts.render("instructions.j2").strip(),
         max_steps=spec.max_steps or settings.default_max_steps,
+        memory_ttl=dict(spec.memory_ttl or {}),
     )
     session.add(agent)
     session.flush()
@@ -151,6 +172,9 @@ def list_(
 
 def update(session: Session, agent: Agent, patch: AgentPatch, counter: TokenCounter) -> Agent:
     _check(patch.name, patch.context_window, patch.max_steps, patch.system)
+    check_memory_ttl(patch.memory_ttl)
+    if patch.memory_ttl is not None:
+        agent.memory_ttl = {**agent.memory_ttl, **patch.memory_ttl}
     if patch.name is not None:
         _unique_name(session, agent.tenant_id, patch.name, agent.id)
     for field in ("name", "model", "model_base_url", "context_window", "max_steps"):

@@ -62,6 +62,21 @@ def rank(
     return _ids(session, sql, params)
 
 
+def fts5_match(
+    session: Session,
+    table: str,
+    words: list[str],
+    identifiers: list[str],
+    rows: int,
+    counts: term_stats.Counts | None,
+) -> str:
+    """An FTS5 MATCH expression: any of the query's rarer words, or an identifier as a phrase."""
+    words = term_stats.sqlite_kept(session, table, words, rows, counts)
+    terms = [f'"{w}"' for w in words]
+    terms += ['"' + " ".join(WORD.findall(i.lower())) + '"' for i in identifiers]
+    return " OR ".join(terms)
+
+
 def _ids(session: Session, sql: str, params: dict[str, object]) -> list[int]:
     statement = text(sql).bindparams(
         *[bindparam(name, type_=UTCDateTime()) for name in ("start", "end") if name in params]
@@ -80,10 +95,7 @@ def _rank_sqlite(
     counts: term_stats.Counts | None,
 ) -> list[int]:
     rows = session.execute(text(f"SELECT max(id) FROM {table.name}")).scalar() or 0
-    words = term_stats.sqlite_kept(session, table.name, words, rows, counts)
-    terms = [f'"{w}"' for w in words]
-    terms += ['"' + " ".join(WORD.findall(i.lower())) + '"' for i in identifiers]
-    params["q"] = " OR ".join(terms)
+    params["q"] = fts5_match(session, table.name, words, identifiers, rows, counts)
     name = table.name
     weights = ", ".join(map(str, table.weights))
     scored = (

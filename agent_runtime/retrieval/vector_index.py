@@ -7,6 +7,7 @@ This is the only module that imports chromadb. A query's filter is our own `Vect
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from calendar import timegm
 from dataclasses import dataclass
@@ -29,18 +30,19 @@ def epoch(moment: datetime) -> int:
 
 @dataclass(frozen=True)
 class Space:
-    """Where the vectors of one agent's corpus live, for one embedder. Each has a collection of
-    its own, so a search needs no agent filter (which in Chroma would scan every row's
-    metadata), and dropping an agent drops its spaces."""
+    """Where the vectors of one owner's corpus live, for one embedder: an agent's passages or
+    messages, a tenant's facts. Each has a collection of its own, so a search needs no owner
+    filter (which in Chroma would scan every row's metadata), and dropping an agent drops its
+    spaces."""
 
-    agent_id: str
-    corpus: str  # a `Corpus` name: passage, message
+    owner: str  # an agent id, or for facts a tenant id
+    corpus: str  # a `Corpus` name: passage, message, fact
     embedder: str
     dimension: int
 
     @classmethod
-    def of(cls, embedder: Embedder, agent_id: str, corpus: str) -> Space:
-        return cls(agent_id, corpus, embedder.name, embedder.dimension)
+    def of(cls, embedder: Embedder, owner: str, corpus: str) -> Space:
+        return cls(owner, corpus, embedder.name, embedder.dimension)
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,16 @@ class VectorFilter:
     start: int | None = None
     end: int | None = None
     roles: tuple[str, ...] = ()
+    # (metadata key, the values it may have): a vector must match each
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def admits(self, meta: Metadata) -> bool:
         at = meta.get("ts")
         if self.start is not None and not (isinstance(at, int) and at >= self.start):
             return False
         if self.end is not None and not (isinstance(at, int) and at <= self.end):
+            return False
+        if any(meta.get(key) not in values for key, values in self.fields):
             return False
         return not self.roles or meta.get("role") in self.roles
 
@@ -253,7 +259,10 @@ class MemoryIndex:
 def _name(space: Space) -> str:
     """A space's Chroma collection name (the scheme every stored collection already has)."""
     slug = "".join(c if c.isalnum() else "-" for c in space.embedder).strip("-")
-    return f"r-{space.agent_id}-{space.corpus}-{slug}-{space.dimension}"
+    owner = space.owner
+    if "." in owner:  # a tenant id may hold dots; Chroma refuses ".." in a name
+        owner = "h" + hashlib.sha256(owner.encode()).hexdigest()[:24]
+    return f"r-{owner}-{space.corpus}-{slug}-{space.dimension}"
 
 
 def _where(only: VectorFilter | None) -> dict[str, Any] | None:
@@ -267,6 +276,8 @@ def _where(only: VectorFilter | None) -> dict[str, Any] | None:
         clauses.append({"ts": {"$lte": only.end}})
     if only.roles:
         clauses.append({"role": {"$in": list(only.roles)}})
+    for key, values in only.fields:
+        clauses.append({key: {"$in": list(values)}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -61,6 +61,11 @@ class Agent(SQLModel, table=True):
     lease_until: datetime | None = None
     lease_process: str | None = None  # the `Process` running that turn
     last_stop_reason: str | None = None
+    # Lifetimes (days) of this agent's episodic memory by kind ("event", "plan", "paged"), over
+    # the server's; a kind given as null never expires.
+    memory_ttl: dict[str, float | None] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class Block(SQLModel, table=True):
@@ -140,6 +145,7 @@ class Passage(SQLModel, table=True):
     origin: str = "agent"  # core.vocabulary.Origin: agent, user or paged
     source_message_id: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None  # gone from search at once, purged by the sweep
     indexed: bool = False
     index_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     index_error: str | None = Field(default=None, sa_column=Column(Text))
@@ -221,4 +227,68 @@ class IdempotencyKey(SQLModel, table=True):
     steps: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Fact(SQLModel, table=True):
+    """A statement recalld believes, bitemporal: world time (`valid_at` to `invalid_at`: when
+    it was true) and record time (`created_at` to `expired_at`: when recalld held it as the
+    current word on its slot). Facts are retired, never deleted, except by a purge.
+
+    A slot is (scope, subject, attribute): a single-valued slot holds one value at a time."""
+
+    __tablename__ = "fact"
+    __table_args__ = (
+        Index("ix_fact_slot", "tenant_id", "subject_key", "attribute"),
+        Index("ix_fact_tenant_id", "tenant_id", "id"),
+        Index("ix_fact_pending", "indexed", "tenant_id"),
+        Index("ix_fact_expires", "expires_at"),
+        {"sqlite_autoincrement": True},
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str
+    user_id: str | None = None
+    agent_id: str | None = None
+    run_id: str | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str = ""
+    subject_key: str = ""  # normalised: the slot's key
+    attribute: str = ""  # "" for a free statement, which no other fact retires
+    value: str = Field(default="", sa_column=Column(Text, nullable=False))
+    value_key: str = ""  # normalised value: the same value said again merges
+    kind: str = "fact"  # core.vocabulary.FactKind
+    cardinality: str = "many"  # core.vocabulary.Cardinality
+    valid_at: datetime = Field(default_factory=utcnow)
+    invalid_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    expired_at: datetime | None = None
+    # Why it left the present: superseded, negated or deleted (core.vocabulary.Retired).
+    retired: str | None = None
+    superseded_by: int | None = None
+    expires_at: datetime | None = None
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    evidence_count: int = 0
+    meta: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column("metadata", JSON, nullable=False)
+    )
+    # Its embedding (float32), kept to find near duplicates in a slot without the index.
+    vector: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    indexed: bool = False
+    index_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    index_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class FactEvent(SQLModel, table=True):
+    """Every change to a fact, in order: its history. A purge blanks the values it held."""
+
+    __tablename__ = "fact_event"
+    __table_args__ = (Index("ix_fact_event_fact", "fact_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    fact_id: int = Field(foreign_key="fact.id", ondelete="CASCADE")
+    event: str  # core.vocabulary.FactEventKind
+    old_value: str | None = Field(default=None, sa_column=Column(Text))
+    new_value: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str = "api"
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from schemathesis.python.asgi import shutdown_lifespans
 from starlette.applications import Starlette
 
-from agent_runtime.core.specs import AgentSpec, BlockSpec
+from agent_runtime.core.specs import AgentSpec, BlockSpec, FactInput
 from agent_runtime.llm.scripted import ScriptedLLM, echo_summary
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage import keys
@@ -47,8 +47,8 @@ schema = schemathesis.openapi.from_dict(
 
 @pytest.fixture
 def world(app: Starlette, runtime: Runtime) -> Iterator[dict[str, Any]]:
-    """An agent with a message, a passage, a shared block and an ended job to aim at, and the
-    key of their tenant (the test client is not a loopback address)."""
+    """An agent with a message, a passage, a shared block, an ended job and a fact to aim at,
+    and the key of their tenant (the test client is not a loopback address)."""
     runtime.services.llm_for = lambda _model: ScriptedLLM(fallback=echo_summary)
     agent = runtime.create_agent(AgentSpec(name="fuzz"), tenant=TENANT)
     runtime.send(agent.id, ["hello"], tenant=TENANT)
@@ -56,12 +56,14 @@ def world(app: Starlette, runtime: Runtime) -> Iterator[dict[str, Any]]:
     block = runtime.create_block(BlockSpec("shared", "a shared block"), tenant=TENANT)
     job = runtime.jobs.submit(agent.id, "a goal", tenant=TENANT)
     runtime.jobs.cancel(job.id, tenant=TENANT)  # ended: its event stream ends too
+    fact = runtime.facts.write(TENANT, [FactInput(subject="Ada", attribute="likes", value="tea")])
     ids = {
         "agent_id": agent.id,
         "label": "human",
         "block_id": block.id,
         "passage_id": passage.id,
         "job_id": job.id,
+        "fact_id": fact.added[0].id,
     }
     key = keys.create(runtime.engine, TENANT)
     try:

@@ -1,0 +1,214 @@
+"""Hybrid search over a tenant's facts: keywords (BM25) and meaning (the vector index) fused as
+passages are, with a third list for the time the query names; every filter applies in SQL to
+every candidate, so a retired fact never takes a place among the hits of the present.
+
+Which facts a search may see is `Validity`: those true now (the default), those true at a time
+(as known now), or every one kept (history). Expired and deleted facts are never found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import ColumnElement, column, table, text
+from sqlmodel import Session, col, select
+
+from agent_runtime.core.errors import RecalldError
+from agent_runtime.core.specs import Scope
+from agent_runtime.core.vocabulary import Retired
+from agent_runtime.core.words import query_terms
+from agent_runtime.embedding import Embedder
+from agent_runtime.retrieval import keyword, term_stats, time_hints
+from agent_runtime.retrieval.search import Fusion, best_first, fuse_scores
+from agent_runtime.retrieval.vector_index import Space, VectorFilter, VectorIndex
+from agent_runtime.storage.tables import Fact
+
+CORPUS = "fact"
+PREFIX = "f"
+# Dense hits are filtered in SQL after the index (it holds no validity): ask for this many more.
+OVERFETCH = 4
+PENDING_SCORED = 256  # facts not yet in the index, scored in memory from their stored vectors
+
+
+@dataclass(frozen=True)
+class Validity:
+    """Which facts count: true at `as_of` (None: now), or, with `history`, every one kept."""
+
+    as_of: datetime | None = None
+    history: bool = False
+
+    def conditions(self, now: datetime) -> list[ColumnElement[bool]]:
+        alive: list[ColumnElement[bool]] = [
+            (col(Fact.retired).is_(None)) | (Fact.retired != Retired.DELETED),
+            (col(Fact.expires_at).is_(None)) | (col(Fact.expires_at) > now),
+        ]
+        if self.history:
+            return alive
+        at = self.as_of or now
+        return [
+            *alive,
+            col(Fact.valid_at) <= at,
+            (col(Fact.invalid_at).is_(None)) | (col(Fact.invalid_at) > at),
+        ]
+
+
+def scope_conditions(tenant: str, scope: Scope) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = [col(Fact.tenant_id) == tenant]
+    for name in ("user_id", "agent_id", "run_id"):
+        value = getattr(scope, name)
+        if value is not None:
+            out.append(col(getattr(Fact, name)) == value)
+    return out
+
+
+def scope_fields(scope: Scope) -> dict[str, tuple[str, ...]]:
+    return {
+        name: (getattr(scope, name),)
+        for name in ("user_id", "agent_id", "run_id")
+        if getattr(scope, name) is not None
+    }
+
+
+@dataclass
+class FactHit:
+    fact: Fact
+    score: float  # fused rank score: higher is better, comparable within one search
+    similarity: float  # cosine of the query and the fact's statement
+
+
+class FactSearch:
+    def __init__(self, index: VectorIndex, fusion: Fusion | None = None) -> None:
+        self.index = index
+        self.fusion = fusion or Fusion()
+        self.counts = term_stats.Counts()
+
+    def search(
+        self,
+        session: Session,
+        embedder: Embedder,
+        tenant: str,
+        query: str,
+        conditions: Sequence[ColumnElement[bool]],
+        vector_fields: dict[str, tuple[str, ...]],
+        *,
+        limit: int,
+        now: datetime,
+        threshold: float | None = None,
+    ) -> list[FactHit]:
+        """The best `limit` facts for `query` among those meeting `conditions` (tenant, scope,
+        validity and filters, all in SQL); `vector_fields` are the ones the index applies."""
+        want = max(self.fusion.candidates, limit * 2)
+        vector = embedder.embed([query])[0]
+        keyword_ids = self._keyword(session, query, conditions, want)
+        try:
+            dense_ids = self._dense(
+                session, embedder, tenant, vector, conditions, vector_fields, want
+            )
+        except RecalldError:  # a broken index must not break search: keywords still find
+            dense_ids = [i for i, _s in self._pending(session, vector, conditions)]
+        scores = fuse_scores(
+            [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
+            self.fusion.k,
+        )
+        named = time_hints.window(query, now)
+        rows = {r.id: r for r in session.exec(select(Fact).where(col(Fact.id).in_(list(scores))))}
+        if named is not None and self.fusion.time_weight:
+            inside = [i for i in best_first(scores) if i in rows and named.holds(rows[i].valid_at)]
+            extra = fuse_scores([(inside, self.fusion.time_weight)], self.fusion.k)
+            scores = {i: s + extra.get(i, 0.0) for i, s in scores.items()}
+        hits = []
+        for id_ in best_first(scores):
+            row = rows.get(id_)
+            if row is None:
+                continue
+            similarity = _cosine(vector, row.vector)
+            if threshold is not None and similarity < threshold:
+                continue
+            hits.append(FactHit(row, scores[id_], similarity))
+            if len(hits) == limit:
+                break
+        return hits
+
+    def _keyword(
+        self,
+        session: Session,
+        query: str,
+        conditions: Sequence[ColumnElement[bool]],
+        limit: int,
+    ) -> list[int]:
+        words, identifiers = query_terms(query)
+        if not words:
+            return []
+        if session.get_bind().dialect.name == "sqlite":
+            rows = session.execute(text("SELECT max(id) FROM fact")).scalar() or 0
+            match = keyword.fts5_match(session, CORPUS, words, identifiers, rows, self.counts)
+            fts = table("fact_fts", column("rowid"))
+            statement = (
+                select(Fact.id)
+                .join(fts, fts.c.rowid == Fact.id)
+                .where(text("fact_fts MATCH :q"), *conditions)
+                .order_by(text("bm25(fact_fts)"), col(Fact.id))
+            )
+        else:
+            match = " | ".join(term_stats.postgres_kept(session, CORPUS, words))
+            statement = (
+                select(Fact.id)
+                .where(text("fact.tsv @@ to_tsquery('english', :q)"), *conditions)
+                .order_by(text("ts_rank(fact.tsv, to_tsquery('english', :q)) DESC"), col(Fact.id))
+            )
+        found = session.exec(statement.limit(limit).params(q=match))
+        return [int(i) for i in found if i is not None]
+
+    def _dense(
+        self,
+        session: Session,
+        embedder: Embedder,
+        tenant: str,
+        vector: np.ndarray,
+        conditions: Sequence[ColumnElement[bool]],
+        fields: dict[str, tuple[str, ...]],
+        limit: int,
+    ) -> list[int]:
+        """Fact ids by meaning: the index's hits that meet the conditions, and the facts not yet
+        in the index scored here."""
+        only = VectorFilter(fields=tuple(sorted(fields.items())))
+        space = Space.of(embedder, tenant, CORPUS)
+        hits = self.index.query(space, vector, limit * OVERFETCH, only)
+        ranked = list(dict.fromkeys(_row_of(h.id) for h in hits))
+        found = session.exec(select(Fact.id).where(col(Fact.id).in_(ranked), *conditions))
+        kept = {int(i) for i in found if i is not None}
+        distance = {_row_of(h.id): h.distance for h in reversed(hits)}  # each row's best part
+        for id_, similarity in self._pending(session, vector, conditions):
+            distance[id_] = 1.0 - similarity
+            kept.add(id_)
+        ordered = sorted(kept, key=lambda i: (distance.get(i, 2.0), i))
+        return ordered[:limit]
+
+    def _pending(
+        self,
+        session: Session,
+        vector: np.ndarray,
+        conditions: Sequence[ColumnElement[bool]],
+    ) -> list[tuple[int, float]]:
+        """Facts not in the index yet (just written, or their indexing failed), best first."""
+        rows = session.exec(
+            select(Fact.id, Fact.vector)
+            .where(col(Fact.indexed).is_(False), col(Fact.vector).is_not(None), *conditions)
+            .order_by(col(Fact.id).desc())
+            .limit(PENDING_SCORED)
+        ).all()
+        scored = [(int(i), _cosine(vector, v)) for i, v in rows if i is not None]
+        return sorted(scored, key=lambda p: -p[1])
+
+
+def _row_of(vector_id: str) -> int:
+    return int(vector_id.split(":")[1])
+
+
+def _cosine(query: np.ndarray, stored: bytes | None) -> float:
+    if not stored:
+        return 0.0
+    return float(np.frombuffer(stored, dtype=np.float32) @ np.asarray(query, dtype=np.float32))

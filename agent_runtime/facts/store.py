@@ -1,0 +1,540 @@
+"""`FactMemory`: writing, finding, changing and forgetting a tenant's facts.
+
+A write embeds its facts (one batch), places each by the rules (rules.py) in one transaction,
+and after the commit puts their vectors in the index. The database is the source of truth: a
+fact whose vectors did not reach the index is still found (its vector is kept in its row and
+scored in memory) and is indexed again by `index_pending`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, text, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from agent_runtime.core.errors import InvalidInput, LimitExceeded, NotFound
+from agent_runtime.core.limits import MAX_FACTS_PER_WRITE, MAX_QUERY_CHARS
+from agent_runtime.core.specs import FactInput, Scope
+from agent_runtime.core.vocabulary import FactEventKind, Retired
+from agent_runtime.embedding import Embedder
+from agent_runtime.facts import filters as filters_
+from agent_runtime.facts import rules, slots
+from agent_runtime.facts.search import (
+    CORPUS,
+    PREFIX,
+    FactHit,
+    FactSearch,
+    Validity,
+    scope_conditions,
+    scope_fields,
+)
+from agent_runtime.retrieval import parts
+from agent_runtime.retrieval.search import Fusion
+from agent_runtime.retrieval.vector_index import Metadata, Space, VectorFilter, VectorIndex, epoch
+from agent_runtime.storage.database import transaction
+from agent_runtime.storage.tables import Agent, Fact, FactEvent, utcnow
+
+log = logging.getLogger(__name__)
+NO_SCOPE = Scope()
+NEIGHBOURS = 5  # a free statement is compared with this many of its nearest kept facts
+
+
+@dataclass
+class WriteResult:
+    """What a write changed, fact by fact."""
+
+    added: list[Fact] = field(default_factory=list)
+    merged: list[Fact] = field(default_factory=list)
+    superseded: list[tuple[Fact, int]] = field(default_factory=list)  # (old, replaced by)
+    negated: list[Fact] = field(default_factory=list)
+    unchanged: list[tuple[int, str]] = field(default_factory=list)  # (input index, why)
+
+
+@dataclass(frozen=True)
+class FactPatch:
+    text: str | None = None
+    value: str | None = None
+    kind: str | None = None
+    metadata: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+    clear_expiry: bool = False
+
+
+class FactMemory:
+    def __init__(
+        self,
+        engine: Engine,
+        index: VectorIndex,
+        embedder: Callable[[], Embedder],
+        lifetimes: Callable[[Session, Scope], dict[str, float | None]],
+        fusion: Fusion | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.index = index
+        self.embedder = embedder  # facts are embedded by the server's default embedder
+        self.lifetimes = lifetimes  # days per kind, for a write's scope (its agent's, if any)
+        self.searcher = FactSearch(index, fusion)
+        self.clock = clock
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(
+        self,
+        tenant: str,
+        facts: Sequence[FactInput],
+        scope: Scope = NO_SCOPE,
+        *,
+        actor: str = "api",
+    ) -> WriteResult:
+        """Place each fact by the rules, in order, in one transaction: all or nothing."""
+        if not facts:
+            raise InvalidInput("write at least one fact", field="facts")
+        if len(facts) > MAX_FACTS_PER_WRITE:
+            raise LimitExceeded(f"at most {MAX_FACTS_PER_WRITE} facts per write", field="facts")
+        for i, fact in enumerate(facts):
+            try:
+                slots.check(fact)
+            except (InvalidInput, LimitExceeded) as exc:
+                exc.message = f"facts[{i}]: {exc.message}"
+                exc.field = f"facts[{i}].{exc.field or 'text'}"
+                raise
+        embedder = self.embedder()
+        now = self.clock()
+        rows = [self._row(tenant, fact, scope, now) for fact in facts]
+        vectors = embedder.embed([row.text for row in rows])
+        space = Space.of(embedder, tenant, CORPUS)
+        result = WriteResult()
+        written: list[Fact] = []
+        with transaction(self.engine) as session:
+            if scope.agent_id is not None:
+                _check_agent(session, tenant, scope.agent_id)
+            lifetimes = self.lifetimes(session, scope)
+            for i, (fact, row, vector) in enumerate(zip(facts, rows, vectors, strict=True)):
+                row.vector = np.asarray(vector, dtype=np.float32).tobytes()
+                row.expires_at = slots.expires_at(fact, slots.kind_of(fact.kind), now, lifetimes)
+                _lock_slot(session, row)
+                neighbours = set() if row.attribute else self._neighbours(space, row, written)
+                placed = rules.place(
+                    session,
+                    row,
+                    negates=fact.negates,
+                    near=_near,
+                    actor=actor,
+                    now=now,
+                    neighbours=neighbours,
+                )
+                _record(result, i, placed)
+                if placed.outcome == "added":
+                    written.append(row)
+        self._index(tenant, written)
+        return result
+
+    def _row(self, tenant: str, fact: FactInput, scope: Scope, now: datetime) -> Fact:
+        attribute = slots.attribute_key(fact.attribute)
+        text_ = fact.text.strip() or slots.statement(
+            fact.subject, attribute, fact.value, fact.negates
+        )
+        value = fact.value.strip() if attribute else text_
+        return Fact(
+            tenant_id=tenant,
+            user_id=scope.user_id,
+            agent_id=scope.agent_id,
+            run_id=scope.run_id,
+            text=text_,
+            subject=fact.subject.strip(),
+            subject_key=slots.subject_key(fact.subject),
+            attribute=attribute,
+            value=value,
+            value_key=slots.value_key(value),
+            kind=slots.kind_of(fact.kind),
+            cardinality=slots.cardinality_of(attribute, fact.cardinality),
+            valid_at=slots.aware(fact.valid_at) if fact.valid_at else now,
+            created_at=now,
+            updated_at=now,
+            evidence=list(dict.fromkeys(fact.evidence)),
+            evidence_count=max(len(fact.evidence), 1),
+            meta=dict(fact.metadata),
+        )
+
+    def _neighbours(self, space: Space, row: Fact, written: list[Fact]) -> set[int]:
+        """Kept facts near a free statement: its nearest in the index, and this write's own."""
+        assert row.vector is not None
+        vector = np.frombuffer(row.vector, dtype=np.float32)
+        fields = {
+            "subject": (row.subject_key,),
+            "attribute": ("",),
+            "user_id": (row.user_id or "",),
+            "agent_id": (row.agent_id or "",),
+            "run_id": (row.run_id or "",),
+        }
+        try:
+            hits = self.index.query(
+                space, vector, NEIGHBOURS, VectorFilter(fields=tuple(fields.items()))
+            )
+        except Exception:  # the index is down: exact repeats still merge
+            log.warning("near-duplicate check skipped: the vector index failed")
+            hits = []
+        found = {int(h.id.split(":")[1]) for h in hits if 1.0 - h.distance >= rules.NEAR}
+        return found | {int(w.id or 0) for w in written if _near(w, row)}
+
+    # -- the index --------------------------------------------------------------------------
+
+    def _index(self, tenant: str, rows: list[Fact]) -> None:
+        """Put written facts' vectors in the index and mark them; a failure leaves them
+        pending, still found by search, for `index_pending` to retry."""
+        if not rows:
+            return
+        embedder = self.embedder()
+        ids, vectors, metas = [], [], []
+        for row in rows:
+            if row.vector is None:
+                continue
+            ids.append(f"{PREFIX}:{row.id}")
+            vectors.append(np.frombuffer(row.vector, dtype=np.float32))
+            metas.append(_metadata(row))
+        try:
+            self.index.upsert(Space.of(embedder, tenant, CORPUS), ids, np.stack(vectors), metas)
+        except Exception as exc:
+            log.warning("fact indexing failed for tenant %s: %s", tenant, exc)
+            with transaction(self.engine) as session:
+                session.exec(
+                    update(Fact)
+                    .where(col(Fact.id).in_([r.id for r in rows]))
+                    .values(
+                        index_attempts=col(Fact.index_attempts) + 1, index_error=str(exc)[:1000]
+                    )
+                )
+            return
+        with transaction(self.engine) as session:
+            session.exec(
+                update(Fact).where(col(Fact.id).in_([r.id for r in rows])).values(indexed=True)
+            )
+
+    def index_pending(self, limit: int = 10_000) -> int:
+        """Index facts a crash or a failed index left waiting; returns how many were indexed."""
+        with Session(self.engine) as session:
+            rows = list(
+                session.exec(
+                    select(Fact)
+                    .where(col(Fact.indexed).is_(False), col(Fact.vector).is_not(None))
+                    .order_by(col(Fact.id))
+                    .limit(limit)
+                )
+            )
+        done = 0
+        for tenant in sorted({r.tenant_id for r in rows}):
+            mine = [r for r in rows if r.tenant_id == tenant]
+            self._index(tenant, mine)
+            done += len(mine)
+        return done
+
+    def _unindex(self, tenant: str, fact_id: int) -> int:
+        every = parts.every_id(PREFIX, fact_id)
+        self.index.delete(Space.of(self.embedder(), tenant, CORPUS), every)
+        return 1
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        tenant: str,
+        query: str,
+        scope: Scope = NO_SCOPE,
+        *,
+        filters: dict[str, Any] | None = None,
+        as_of: datetime | None = None,
+        include_history: bool = False,
+        limit: int = 10,
+        threshold: float | None = None,
+    ) -> list[FactHit]:
+        if not query.strip():
+            raise InvalidInput("query is empty", field="query")
+        if len(query) > MAX_QUERY_CHARS:
+            raise LimitExceeded(f"query is at most {MAX_QUERY_CHARS} characters", field="query")
+        if not 1 <= limit <= 100:
+            raise InvalidInput("limit must be 1 to 100", field="limit")
+        if threshold is not None and not -1.0 <= threshold <= 1.0:
+            raise InvalidInput("threshold is a cosine similarity, -1 to 1", field="threshold")
+        compiled = filters_.compile_filters(filters)
+        now = self.clock()
+        validity = Validity(None if as_of is None else slots.aware(as_of), include_history)
+        conditions = [*scope_conditions(tenant, scope), *validity.conditions(now), *compiled.sql]
+        fields = scope_fields(scope) | compiled.vectors
+        with Session(self.engine, expire_on_commit=False) as session:
+            return self.searcher.search(
+                session,
+                self.embedder(),
+                tenant,
+                query,
+                conditions,
+                fields,
+                limit=limit,
+                now=now,
+                threshold=threshold,
+            )
+
+    def list_(
+        self,
+        tenant: str,
+        scope: Scope = NO_SCOPE,
+        *,
+        filters: dict[str, Any] | None = None,
+        as_of: datetime | None = None,
+        include_history: bool = False,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> list[Fact]:
+        """Facts in id order (a cursor is the last id seen), valid now unless asked otherwise."""
+        compiled = filters_.compile_filters(filters)
+        validity = Validity(None if as_of is None else slots.aware(as_of), include_history)
+        query = select(Fact).where(
+            *scope_conditions(tenant, scope), *validity.conditions(self.clock()), *compiled.sql
+        )
+        if after is not None:
+            query = query.where(col(Fact.id) > after)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(query.order_by(col(Fact.id)).limit(limit)))
+
+    def get(self, tenant: str, fact_id: int) -> Fact:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return _get(session, tenant, fact_id)
+
+    def history(self, tenant: str, fact_id: int) -> list[FactEvent]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            _get(session, tenant, fact_id)
+            query = select(FactEvent).where(FactEvent.fact_id == fact_id)
+            return list(session.exec(query.order_by(col(FactEvent.id))))
+
+    def counts(self, tenant: str | None = None) -> dict[str, int]:
+        """Facts kept, current now, waiting for the index, and expired awaiting the sweep."""
+        now = self.clock()
+        with Session(self.engine) as session:
+
+            def count(*where: Any) -> int:
+                query = select(func.count()).select_from(Fact).where(*where)
+                if tenant is not None:
+                    query = query.where(Fact.tenant_id == tenant)
+                return int(session.exec(query).one())
+
+            return {
+                "facts": count(),
+                "current": count(*Validity().conditions(now)),
+                "pending_index": count(col(Fact.indexed).is_(False), col(Fact.vector).is_not(None)),
+                "expired": count(col(Fact.expires_at) <= now),
+            }
+
+    # -- changing and forgetting ------------------------------------------------------------
+
+    def patch(self, tenant: str, fact_id: int, patch: FactPatch, *, actor: str = "api") -> Fact:
+        """Correct a fact in place (its history keeps the old value)."""
+        if patch.metadata is not None:
+            slots.check_metadata(patch.metadata)
+        embedder = self.embedder()
+        with transaction(self.engine) as session:
+            row = _get(session, tenant, fact_id)
+            if row.retired == Retired.DELETED:
+                raise InvalidInput("this fact was deleted; write a new one", field="id")
+            old = row.value or row.text
+            changed: dict[str, Any] = {}
+            if patch.value is not None and patch.value.strip() != row.value:
+                if not patch.value.strip():
+                    raise InvalidInput("value is empty", field="value")
+                row.value = patch.value.strip()
+                row.value_key = slots.value_key(row.value)
+                if patch.text is None:
+                    row.text = (
+                        slots.statement(row.subject, row.attribute, row.value)
+                        if row.attribute
+                        else row.value
+                    )
+                changed["value"] = row.value
+            if patch.text is not None and patch.text.strip() != row.text:
+                check = FactInput(text=patch.text)
+                slots.check(check)
+                row.text = patch.text.strip()
+                if not row.attribute:
+                    row.value, row.value_key = row.text, slots.value_key(row.text)
+                changed["text"] = row.text
+            if patch.kind is not None:
+                row.kind = slots.kind_of(patch.kind)
+                changed["kind"] = row.kind
+            if patch.metadata is not None:
+                row.meta = dict(patch.metadata)
+                changed["metadata"] = row.meta
+            if patch.expires_at is not None or patch.clear_expiry:
+                row.expires_at = None if patch.clear_expiry else slots.aware(patch.expires_at)  # type: ignore[arg-type]
+                changed["expires_at"] = (
+                    None if row.expires_at is None else row.expires_at.isoformat()
+                )
+            if not changed:
+                return row
+            if "text" in changed or "value" in changed:
+                vector = embedder.embed([row.text])[0]
+                row.vector = np.asarray(vector, dtype=np.float32).tobytes()
+                row.indexed = False
+            row.updated_at = self.clock()
+            session.add(row)
+            session.add(
+                FactEvent(
+                    fact_id=fact_id,
+                    event=FactEventKind.UPDATED,
+                    old_value=old,
+                    new_value=row.value or row.text,
+                    actor=actor,
+                    data={"changed": sorted(changed)},
+                )
+            )
+        if not row.indexed:
+            self._index(tenant, [row])
+        return row
+
+    def delete(
+        self, tenant: str, fact_id: int, *, purge: bool = False, actor: str = "api"
+    ) -> dict[str, Any]:
+        """Retire a fact (history kept), or with `purge` erase its text, vectors and the values
+        its history held, keeping only that it existed; returns what was erased."""
+        now = self.clock()
+        with transaction(self.engine) as session:
+            row = _get(session, tenant, fact_id)
+            if not purge:
+                if row.retired != Retired.DELETED:
+                    row.retired = Retired.DELETED
+                    row.expired_at = row.expired_at or now
+                    row.invalid_at = row.invalid_at or now
+                    row.updated_at = now
+                    session.add(row)
+                    rules.event(
+                        session, row, FactEventKind.DELETED, actor, old_value=row.value or row.text
+                    )
+                return {"id": fact_id, "deleted": True, "purged": False}
+            events = _erase(session, row, actor, now)
+        vectors = self._unindex(tenant, fact_id)
+        return {
+            "id": fact_id,
+            "deleted": True,
+            "purged": True,
+            "erased": {"text": True, "vectors": vectors > 0, "history_events": events},
+        }
+
+    def expire(self, limit: int = 1000) -> int:
+        """Purge facts past their lifetime (rows, history and vectors); returns how many."""
+        now = self.clock()
+        with transaction(self.engine) as session:
+            rows = list(
+                session.exec(
+                    select(Fact.id, Fact.tenant_id)
+                    .where(col(Fact.expires_at) <= now)
+                    .order_by(col(Fact.id))
+                    .limit(limit)
+                )
+            )
+            gone = [(int(i), t) for i, t in rows if i is not None]
+            ids = [i for i, _t in gone]
+            if ids:
+                session.exec(delete(FactEvent).where(col(FactEvent.fact_id).in_(ids)))
+                session.exec(delete(Fact).where(col(Fact.id).in_(ids)))
+        for fact_id, tenant in gone:
+            try:
+                self._unindex(tenant, fact_id)
+            except Exception:  # its vectors now point at no row: harmless, never returned
+                log.warning("could not remove the vectors of expired fact %s", fact_id)
+        return len(gone)
+
+
+def _erase(session: Session, row: Fact, actor: str, now: datetime) -> int:
+    erased = 0
+    for past in session.exec(select(FactEvent).where(FactEvent.fact_id == row.id)):
+        past.old_value = None
+        past.new_value = None
+        past.data = {}
+        session.add(past)
+        erased += 1
+    row.text = ""
+    row.subject = row.subject_key = ""
+    row.value = row.value_key = ""
+    row.evidence = []
+    row.meta = {}
+    row.vector = None
+    row.indexed = True  # nothing left to index
+    row.retired = Retired.DELETED
+    row.expired_at = row.expired_at or now
+    row.invalid_at = row.invalid_at or now
+    row.updated_at = now
+    session.add(row)
+    rules.event(session, row, FactEventKind.PURGED, actor, data={"history_events": erased})
+    return erased
+
+
+def _record(result: WriteResult, index: int, placed: rules.Placed) -> None:
+    if placed.outcome == "added" and placed.fact is not None:
+        result.added.append(placed.fact)
+    elif placed.outcome == "merged" and placed.fact is not None:
+        result.merged.append(placed.fact)
+    elif placed.outcome == "negated" and placed.fact is not None:
+        result.negated += [placed.fact, *placed.superseded]
+        return
+    else:
+        result.unchanged.append((index, placed.note))
+    for old in placed.superseded:
+        result.superseded.append((old, int(old.superseded_by or 0)))
+
+
+def _near(a: Fact, b: Fact) -> bool:
+    if a.vector is None or b.vector is None:
+        return False
+    left = np.frombuffer(a.vector, dtype=np.float32)
+    right = np.frombuffer(b.vector, dtype=np.float32)
+    return float(left @ right) >= rules.NEAR
+
+
+def _metadata(row: Fact) -> Metadata:
+    return {
+        "ts": epoch(row.valid_at),
+        "subject": row.subject_key,
+        "attribute": row.attribute,
+        "kind": row.kind,
+        "user_id": row.user_id or "",
+        "agent_id": row.agent_id or "",
+        "run_id": row.run_id or "",
+    }
+
+
+def _get(session: Session, tenant: str, fact_id: int) -> Fact:
+    row = session.get(Fact, fact_id)
+    if row is None or row.tenant_id != tenant:
+        raise NotFound(f"fact {fact_id} not found")
+    return row
+
+
+def _check_agent(session: Session, tenant: str, agent_id: str) -> None:
+    agent = session.get(Agent, agent_id)
+    if agent is None or agent.tenant_id != tenant:
+        raise NotFound(f"agent {agent_id!r} not found")
+
+
+def _lock_slot(session: Session, row: Fact) -> None:
+    """Two writes to one slot at once would each see the other's value missing: on PostgreSQL
+    they take the slot's advisory lock (till commit); SQLite's writes are serial already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = "\x1f".join(
+        [
+            row.tenant_id,
+            row.user_id or "",
+            row.agent_id or "",
+            row.run_id or "",
+            row.subject_key,
+            row.attribute,
+        ]
+    )
+    number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+    session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=number))  # type: ignore[call-overload]
