@@ -17,6 +17,7 @@ from agent_runtime.core.limits import MAX_STEPS_LIMIT
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, Scope
 from agent_runtime.embedding import Embedder, make_embedder
+from agent_runtime.expiry import Expiry
 from agent_runtime.facts.store import FactMemory
 from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Usage
@@ -132,6 +133,11 @@ class Runtime:
             self._lifetimes,
             fusion,
         )
+        self.expiry = Expiry(
+            engine, self.facts, index, embedders.get, settings.expiry_sweep_seconds
+        )
+        if background_indexing:
+            self.expiry.start()
         self.jobs = Jobs(engine)
         self.keys = keys.KeyLookup(engine)
 
@@ -141,6 +147,7 @@ class Runtime:
         return self.settings.lifetimes(None if agent is None else agent.memory_ttl)
 
     def close(self) -> None:
+        self.expiry.stop()
         self.lease_keeper.stop()
         self.processes.stop()
         self.services.indexer.stop()
@@ -431,6 +438,7 @@ class Runtime:
             "default_model": self.settings.default_model,
             "auth": "api_keys" if self.multi_tenant() else "loopback_only",
             "indexer": self.services.indexer.status(tenant=tenant),
+            "memory": self.expiry.status(tenant),
         }
 
     def status(self) -> str:

@@ -81,6 +81,7 @@ class ArchivalMemory(_Store):
         created_at: datetime | None = None,
         tenant: str = DEFAULT_TENANT,
         origin: Origin = Origin.USER,
+        expires_at: datetime | None = None,
     ) -> Passage:
         check_text(text)
         clean_tags = tags_.clean(tags)
@@ -89,6 +90,8 @@ class ArchivalMemory(_Store):
             passage = Passage(agent_id=agent_id, text=text, tags=clean_tags, origin=origin)
             if created_at is not None:
                 passage.created_at = _aware(created_at)
+            if expires_at is not None:
+                passage.expires_at = _aware(expires_at)
             session.add(passage)
             agent.passage_count += 1
             session.add(agent)
@@ -118,6 +121,8 @@ class ArchivalMemory(_Store):
                 )
                 if item.created_at is not None:
                     passage.created_at = _aware(item.created_at)
+                if item.expires_at is not None:
+                    passage.expires_at = _aware(item.expires_at)
                 session.add(passage)
             agent.passage_count += len(items)
             session.add(agent)

@@ -56,6 +56,7 @@ class AgentOut(Out):
     max_steps: int
     message_count: int
     passage_count: int
+    expired_passage_count: int  # passages purged when their lifetime ended
     memory_ttl: dict[str, float | None]
     last_stop_reason: str | None
     created_at: Timestamp
@@ -74,6 +75,7 @@ class AgentOut(Out):
             max_steps=agent.max_steps,
             message_count=agent.message_count,
             passage_count=agent.passage_count,
+            expired_passage_count=agent.expired_passage_count,
             memory_ttl=dict(agent.memory_ttl),
             last_stop_reason=agent.last_stop_reason,
             created_at=agent.created_at,
@@ -222,6 +224,7 @@ class PassageOut(Out):
     tags: list[str]
     origin: str
     created_at: Timestamp
+    expires_at: Timestamp | None = None
 
     @classmethod
     def of(cls, passage: Passage) -> PassageOut:
@@ -232,6 +235,7 @@ class PassageOut(Out):
             tags=list(passage.tags),
             origin=passage.origin,
             created_at=passage.created_at,
+            **({"expires_at": passage.expires_at} if passage.expires_at else {}),
         )
 
 
@@ -360,6 +364,7 @@ class HealthOut(BaseModel):
     default_model: str | None = None
     auth: str | None = None  # api_keys or loopback_only
     indexer: dict[str, Any] | None = None
+    memory: dict[str, Any] | None = None  # facts, and what expired and was purged
 
 
 class IndexFailure(Out):

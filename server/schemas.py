@@ -10,11 +10,12 @@ text, whose numbers must be ASCII digits.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from agent_runtime.core.errors import InvalidInput
 from agent_runtime.core.limits import (
     MAX_AGENT_NAME_CHARS,
     MAX_BASE_URL_CHARS,
@@ -310,6 +311,15 @@ class PassageCreate(Body):
     text: Annotated[str, Field(max_length=MAX_PASSAGE_CHARS, json_schema_extra=NOT_BLANK)]
     tags: list[Tag] | None = Field(None, max_length=MAX_TAGS)
     created_at: Start | None = None
+    ttl_days: TtlDays | None = Field(None, description="gone from search this many days on")
+    expires_at: Start | None = None
+
+    def expiry(self) -> datetime | None:
+        if self.ttl_days is not None and self.expires_at is not None:
+            raise InvalidInput("give ttl_days or expires_at, not both", field="ttl_days")
+        if self.ttl_days is not None:
+            return datetime.now(UTC) + timedelta(days=self.ttl_days)
+        return self.expires_at
 
 
 class JobCreate(Body):

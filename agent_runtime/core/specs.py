@@ -60,6 +60,7 @@ class PassageInput:
     created_at: datetime | None = None
     tags: Sequence[str] = ()
     prior: str = ""  # the turn before, for a conversation turn filed as paging would
+    expires_at: datetime | None = None  # gone from search then; None: kept for ever
 
 
 @dataclass(frozen=True)

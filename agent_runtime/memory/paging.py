@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -20,7 +21,7 @@ from agent_runtime.llm import LLM, ChatRequest
 from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.memory import messages as messages_
 from agent_runtime.memory.window import latest_summary, refresh_system
-from agent_runtime.storage.tables import Agent, Message, Passage, Summary
+from agent_runtime.storage.tables import Agent, Message, Passage, Summary, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ class Plan:
     evict: list[Message]
     summary: str
     truncated: bool
+    # Days the paged-out turns live in archival memory (settings.lifetimes); None: for ever.
+    lifetime_days: float | None = None
 
 
 def groups(rows: list[Message]) -> list[list[Message]]:
@@ -136,6 +139,8 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
     # not rank "[called core_memory_append(...)]" beside it. Tool calls and results stay in
     # recall memory (conversation_search with roles=["tool"]).
     before = messages_.spoken_before(session, plan.evict[0])
+    days = plan.lifetime_days
+    expires_at = None if days is None else utcnow() + timedelta(days=days)
     for message in plan.evict:
         if message.role not in messages_.SPOKEN or not message.content:
             continue
@@ -149,6 +154,7 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
                 origin=Origin.PAGED,
                 source_message_id=message.id,
                 created_at=message.created_at,
+                expires_at=expires_at,
             )
         )
         agent.passage_count += 1

@@ -38,6 +38,9 @@ class Corpus:
     # Which rows are conversation turns, lending score to the turns beside them (SQL); None:
     # every row is.
     turns: Any = None
+    # Rows may carry `expires_at`: past it they are gone from search at once (the sweep
+    # purges them later).
+    expires: bool = False
 
     @property
     def roles(self) -> bool:
@@ -73,6 +76,7 @@ PASSAGES = Corpus(
     ),
     filter_column="tags",
     turns=Passage.origin == Origin.PAGED,  # a SQL expression
+    expires=True,
 )
 
 MESSAGES = Corpus(

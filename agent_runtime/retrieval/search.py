@@ -294,7 +294,22 @@ class Searcher:
             scores = self._favour_window(session, corpus, scores, named)
         if filters.before_id is not None:
             scores = {i: v for i, v in scores.items() if i < filters.before_id}
+        if corpus.expires and scores:
+            scores = self._unexpired(session, corpus, scores)
         return best_first(scores)
+
+    def _unexpired(
+        self, session: Session, corpus: Corpus, scores: dict[int, float]
+    ) -> dict[int, float]:
+        table = corpus.table
+        expired = set(
+            session.exec(
+                select(table.id).where(
+                    col(table.id).in_(list(scores)), col(table.expires_at) <= self.clock()
+                )
+            )
+        )
+        return {i: v for i, v in scores.items() if i not in expired}
 
     @staticmethod
     def _tagged(session: Session, ids: list[int], wanted: list[str]) -> list[int]:

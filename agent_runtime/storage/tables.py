@@ -57,6 +57,7 @@ class Agent(SQLModel, table=True):
     memory_edited_at: datetime | None = None
     message_count: int = 0
     passage_count: int = 0
+    expired_passage_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     lease_owner: str | None = None  # the fencing token of the turn holding the agent
     lease_until: datetime | None = None
     lease_process: str | None = None  # the `Process` running that turn

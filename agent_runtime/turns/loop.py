@@ -299,7 +299,9 @@ class TurnRunner:
             with transaction(self.s.engine) as session:
                 fresh = session.get(Agent, agent_id)
                 assert fresh is not None
-                paging.apply(session, fresh, paging.Plan(evict, text, truncated), self.s.counter)
+                days = settings.lifetimes(fresh.memory_ttl)["paged"]
+                plan = paging.Plan(evict, text, truncated, lifetime_days=days)
+                paging.apply(session, fresh, plan, self.s.counter)
                 lease.fence(session)
             self.s.indexer.schedule(agent_id)
             forced = False

@@ -45,6 +45,7 @@ async def insert_passage(call: Call) -> PassageOut:
         tags=body.tags or [],
         created_at=body.created_at,
         tenant=call.tenant,
+        expires_at=body.expiry(),
     )
     return PassageOut.of(passage)
 

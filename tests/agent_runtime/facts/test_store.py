@@ -263,3 +263,37 @@ def test_concurrent_writes_to_one_slot_leave_one_current_value(runtime: Runtime)
     now = facts.list_("default", ADA)
     assert len(now) == 1
     assert len(facts.list_("default", ADA, include_history=True)) == len(cities)
+
+
+def test_paged_turns_expire_and_the_sweep_purges_passages(
+    runtime: Runtime, vector_index: MemoryIndex
+) -> None:
+    from agent_runtime.core.specs import AgentSpec, PassageInput
+
+    agent = runtime.create_agent(AgentSpec(name="forgetful"))
+    soon = datetime.now(UTC) + timedelta(days=1)
+    runtime.insert_passages(
+        agent.id,
+        [PassageInput("Ada visited Kyoto", expires_at=soon), PassageInput("Ada likes Kyoto")],
+    )
+    runtime.search_archival(agent.id, "Kyoto")  # indexes them
+    visit = runtime.passages(agent.id)[0]
+    assert visit.text == "Ada visited Kyoto"
+
+    def vectors() -> set[str]:
+        return {i for space in vector_index.collections() for i in vector_index.ids(space)}
+
+    assert f"p:{visit.id}" in vectors()
+    later = datetime.now(UTC) + timedelta(days=2)
+    runtime.services.searcher.clock = lambda: later
+    runtime.expiry.clock = lambda: later
+    assert [h.text for h in runtime.search_archival(agent.id, "Kyoto")[0]] == ["Ada likes Kyoto"]
+    assert runtime.expiry.status(None)["expired_passages_waiting"] == 1
+    assert runtime.expiry.sweep() == {"facts": 0, "passages": 1}
+    fresh = runtime.get_agent(agent.id)
+    assert (fresh.passage_count, fresh.expired_passage_count) == (1, 1)
+    assert [p.text for p in runtime.passages(agent.id)] == ["Ada likes Kyoto"]
+    assert f"p:{visit.id}" not in vectors()
+    assert runtime.expiry.sweep() == {"facts": 0, "passages": 0}  # never twice
+    memory = runtime.health(tenant=None)["memory"]
+    assert memory["purged_since_start"]["passages"] == 1  # type: ignore[index]

@@ -18,9 +18,9 @@ def test_deleting_an_agent_removes_its_rows_vectors_and_own_blocks(
     runtime.send(gone, ["hello"])
     runtime.insert_passage(gone, "a passage")
     runtime.services.indexer.index_agent(gone)  # vectors are written in the background
-    assert any(c.agent_id == gone for c in vector_index.collections())
+    assert any(c.owner == gone for c in vector_index.collections())
     runtime.delete_agent(gone)
-    assert not any(c.agent_id == gone for c in vector_index.collections())
+    assert not any(c.owner == gone for c in vector_index.collections())
     with pytest.raises(NotFound):
         runtime.messages(gone)
     labels = [b.label for b in runtime.list_blocks()]
@@ -44,7 +44,7 @@ def test_an_agent_deleted_while_its_rows_are_embedded_leaves_no_collection(
         patch.setattr(indexer, "schedule", lambda _agent_id: None)  # index by hand below
         runtime.insert_passage(gone, "a passage")
     indexer.index_agent(gone)
-    assert not any(c.agent_id == gone for c in vector_index.collections())
+    assert not any(c.owner == gone for c in vector_index.collections())
 
 
 def test_updates_are_validated_and_rerender_the_prompt(runtime: Runtime) -> None:

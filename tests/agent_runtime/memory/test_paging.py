@@ -246,3 +246,30 @@ def test_tool_traffic_is_not_paged_to_archival(runtime: Runtime) -> None:
     assert not any("core_memory_append" in t or "appended" in t for t in paged)
     hits, _ = runtime.search_recall(agent_id, "core_memory_append fact 0", roles=["tool"])
     assert hits  # tool results stay findable in recall
+
+
+@pytest.mark.parametrize(
+    ("ttl", "days"), [(None, 365.0), ({"paged": 30}, 30.0), ({"paged": None}, None)]
+)
+def test_paged_turns_live_as_long_as_the_agent_says(
+    runtime: Runtime, ttl: dict[str, float | None] | None, days: float | None
+) -> None:
+    runtime.services.llm_for = lambda _m: ScriptedLLM(fallback=echo_summary)
+    spec = AgentSpec(
+        name="p", context_window=WINDOW, blocks=[BlockSpec("human", "Ada")], memory_ttl=ttl
+    )
+    agent_id = runtime.create_agent(spec).id
+    for i in range(30):
+        runtime.send(agent_id, [f"fact number {i}: the locker code is {1000 + i}"])
+    with Session(runtime.engine) as session:
+        paged = list(session.exec(select(Passage).where(Passage.agent_id == agent_id)))
+    assert paged, "paging never happened"
+    for passage in paged:
+        if days is None:
+            assert passage.expires_at is None
+        else:
+            assert passage.expires_at is not None
+            lived = passage.expires_at.replace(tzinfo=None) - passage.created_at.replace(
+                tzinfo=None
+            )
+            assert abs(lived.total_seconds() / 86400 - days) < 1

@@ -72,6 +72,10 @@ def upgrade() -> None:
     op.add_column("passage", sa.Column("expires_at", TIMESTAMP, nullable=True))
     op.create_index("ix_passage_expires", "passage", ["expires_at"])
     op.add_column("agent", sa.Column("memory_ttl", sa.JSON, nullable=False, server_default="{}"))
+    op.add_column(
+        "agent",
+        sa.Column("expired_passage_count", sa.Integer, nullable=False, server_default="0"),
+    )
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE fact_fts USING fts5(text, content='fact', "
