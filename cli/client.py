@@ -205,6 +205,99 @@ class RecalldClient:
             params=self._params(query=query, roles=roles, limit=limit),
         )
 
+    # -- fact memory ------------------------------------------------------------------------
+
+    @staticmethod
+    def _given(**values: Any) -> JSON:
+        """The fields of a JSON body that were given (None is left out)."""
+        return {k: v for k, v in values.items() if v is not None}
+
+    def add_memories(
+        self,
+        facts: list[JSON],
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        metadata: JSON | None = None,
+    ) -> JSON:
+        """Write facts (statements or slots); the answer says what each one changed."""
+        body = {
+            "facts": facts,
+            **self._given(user_id=user_id, agent_id=agent_id, run_id=run_id, metadata=metadata),
+        }
+        return self._request("POST", "/v1/memories", json=body)
+
+    def search_memories(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        filters: JSON | None = None,
+        as_of: str | None = None,
+        include_history: bool = False,
+        limit: int = 10,
+        threshold: float | None = None,
+    ) -> JSON:
+        body = self._given(
+            query=query,
+            user_id=user_id,
+            agent_id=agent_id,
+            run_id=run_id,
+            filters=filters or None,
+            as_of=as_of,
+            include_history=include_history,
+            limit=limit,
+            threshold=threshold,
+        )
+        return self._request("POST", "/v1/memories/search", json=body)
+
+    def list_memories(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        run_id: str | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        attribute: str | None = None,
+        as_of: str | None = None,
+        include_history: bool = False,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> JSON:
+        """One page of facts in id order; its `next` is the `after` of the page that follows."""
+        params = self._params(
+            user_id=user_id,
+            agent_id=agent_id,
+            run_id=run_id,
+            kind=kind,
+            subject=subject,
+            attribute=attribute,
+            as_of=as_of,
+            include_history="true" if include_history else None,
+            limit=limit,
+            after=after,
+        )
+        return self._request("GET", "/v1/memories", params=params)
+
+    def memory(self, fact_id: int) -> JSON:
+        return self._request("GET", f"/v1/memories/{fact_id}")
+
+    def edit_memory(self, fact_id: int, **fields: Any) -> JSON:
+        """Correct text, value, kind, metadata or expires_at (None: never expires) in place."""
+        return self._request("PATCH", f"/v1/memories/{fact_id}", json=fields)
+
+    def delete_memory(self, fact_id: int, purge: bool = False) -> JSON:
+        """Retire a fact, or with `purge` erase it; the answer says what was erased."""
+        params = {"purge": "true"} if purge else {}
+        return self._request("DELETE", f"/v1/memories/{fact_id}", params=params)
+
+    def memory_history(self, fact_id: int) -> JSON:
+        return self._request("GET", f"/v1/memories/{fact_id}/history")
+
 
 class JobsClient:
     """`RecalldClient.jobs`: submit, read, list, cancel and watch jobs."""

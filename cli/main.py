@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agents, archival, chat, doctor, jobs, keys, memory, serve
+from cli import agents, archival, chat, doctor, jobs, keys, memories, memory, serve
 from cli.client import DEFAULT_URL
 from cli.options import Options
 from cli.output import fit_consoles, group
@@ -19,6 +19,7 @@ app.command("worker")(serve.worker)
 app.command("doctor")(doctor.doctor)
 app.add_typer(agents.app, name="agents")
 app.add_typer(memory.app, name="memory")
+app.add_typer(memories.app, name="memories")
 app.add_typer(archival.app, name="archival")
 app.add_typer(keys.app, name="keys")
 app.add_typer(jobs.app, name="jobs")
