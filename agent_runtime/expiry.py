@@ -100,6 +100,10 @@ class Expiry:
         purged = 0
         for agent_id, ids in sorted(by_agent.items()):
             with transaction(self.engine) as session:
+                # The agent's row before its passages, as deleting an agent takes them.
+                session.exec(
+                    select(Agent.id).where(col(Agent.id) == agent_id).with_for_update()
+                ).first()
                 gone = session.exec(
                     delete(Passage).where(
                         col(Passage.agent_id) == agent_id, col(Passage.id).in_(ids)

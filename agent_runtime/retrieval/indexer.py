@@ -218,8 +218,11 @@ class Indexer:
                 embedding, rows = found
                 outcome = self._write(agent_id, embedding, rows)
                 with transaction(self.engine) as session:
-                    self._mark(session, outcome)
-                    gone = session.get(Agent, agent_id) is None
+                    # The agent's row first: deleting an agent locks it before its rows, so
+                    # marking rows in the other order could deadlock with a delete (PostgreSQL).
+                    gone = _hold(session, agent_id) is None
+                    if not gone:
+                        self._mark(session, outcome)
                 if gone:  # deleted while its rows were embedded: the upsert re-made its collections
                     self.drop_agent(agent_id, embedding)
                     return done
@@ -256,6 +259,8 @@ class Indexer:
                     log.warning("search indexing skipped for %s: %s", agent_id, exc)
                     self._failures[agent_id] = Failure(agent_id, str(exc), utcnow(), exc.shared)
                     break
+                if _hold(session, agent_id) is None:
+                    break  # deleted meanwhile
                 self._mark(session, outcome)
                 session.flush()
                 skip |= {_key(row) for row, _error in outcome.failed}
@@ -366,6 +371,8 @@ class Indexer:
         """Give an agent's parked rows their attempts back and index them again."""
         revived = 0
         with transaction(self.engine) as session:
+            if _hold(session, agent_id) is None:
+                return 0
             for table in (c.table for c in CORPORA):
                 revived += session.exec(
                     update(table)
@@ -387,6 +394,12 @@ class Indexer:
                 pending = select(table.agent_id).where(col(table.indexed).is_(False))
                 agents |= set(session.exec(pending.distinct()))
         return sum(self._index_recording(a) for a in sorted(agents))
+
+
+def _hold(session: Session, agent_id: str) -> str | None:
+    """Lock the agent's row against deletion until the transaction ends; None if it is gone."""
+    query = select(Agent.id).where(col(Agent.id) == agent_id).with_for_update(key_share=True)
+    return session.exec(query).first()
 
 
 def _embed(embedder: Embedder, texts: list[str], *, shared: bool) -> np.ndarray:
