@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -16,9 +17,14 @@ from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.core.limits import MAX_STEPS_LIMIT
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, Scope
+from agent_runtime.core.vocabulary import MemoryMode
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.expiry import Expiry
+from agent_runtime.facts import context as facts_context
+from agent_runtime.facts.extraction import ExtractionQueue
+from agent_runtime.facts.pipeline import ExtractionPipeline
 from agent_runtime.facts.store import FactMemory
+from agent_runtime.ingestion import Ingestion
 from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Usage
 from agent_runtime.llm.endpoints import Endpoints
@@ -102,6 +108,13 @@ class Runtime:
         searcher = Searcher(index, indexer.catch_up, fusion)
         if background_indexing:
             indexer.start()
+        self.facts = FactMemory(
+            engine,
+            index,
+            lambda: embedders.get(settings.default_embedding),
+            self._lifetimes,
+            fusion,
+        )
         self.services = Services(
             settings=settings,
             engine=engine,
@@ -113,6 +126,7 @@ class Runtime:
             indexer=indexer,
             tools=tools or default_registry(),
             counter=TokenCounter(),
+            facts=self.facts,
         )
         self.runner = TurnRunner(self.services)
         # The stores are parts of the runtime; their methods are its Python API as they are.
@@ -126,13 +140,16 @@ class Runtime:
         self.messages = self.recall.messages
         self.import_messages = self.recall.import_messages
         self.search_recall = self.recall.search_recall
-        self.facts = FactMemory(
+        self.extraction = ExtractionQueue(engine)
+        self.pipeline = ExtractionPipeline(
             engine,
-            index,
-            lambda: embedders.get(settings.default_embedding),
-            self._lifetimes,
-            fusion,
+            self.extraction,
+            self.facts,
+            self.services.llm_for,
+            self.services.endpoints.key_for,
+            settings,
         )
+        self.ingestion = Ingestion(self.facts, self.extraction, self.pipeline)
         self.expiry = Expiry(
             engine, self.facts, index, embedders.get, settings.expiry_sweep_seconds
         )
@@ -147,6 +164,7 @@ class Runtime:
         return self.settings.lifetimes(None if agent is None else agent.memory_ttl)
 
     def close(self) -> None:
+        self.pipeline.stop()
         self.expiry.stop()
         self.lease_keeper.stop()
         self.processes.stop()
@@ -175,6 +193,11 @@ class Runtime:
         """Index whatever a crash left waiting for its vectors (run once at start)."""
         return self.services.indexer.sweep() + self.facts.index_pending()
 
+    def _check_memory_model(self, model: str | None) -> None:
+        if model is not None and model != "offline":
+            agents_.check_model_name(model)
+            self.services.check_route(model)
+
     def _check_model(self, model: str, base_url: str | None) -> None:
         agents_.check_model_name(model)
         self.services.endpoints.check(base_url, multi_tenant=self.multi_tenant())
@@ -185,6 +208,7 @@ class Runtime:
         self._check_model(spec.model or self.settings.default_model, spec.model_base_url)
         if spec.embedding:
             self.services.embedders.get(spec.embedding)  # fail now, not on the first message
+        self._check_memory_model(spec.memory_model)
         try:
             with transaction(self.engine) as session:
                 return agents_.create(session, tenant, spec, self.settings, self.services.counter)
@@ -211,6 +235,7 @@ class Runtime:
     ) -> Agent:
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
+            self._check_memory_model(patch.memory_model)
             if patch.model is not None or patch.model_base_url is not None:
                 self._check_model(
                     agent.model if patch.model is None else patch.model,
@@ -247,6 +272,7 @@ class Runtime:
         on_message: EventSink | None = None,
         cancelled: Callable[[], bool] | None = None,
         idempotency_key: str | None = None,
+        user_id: str | None = None,
     ) -> TurnResult:
         """Run one turn: record the messages, then step until the model answers without a tool.
 
@@ -260,7 +286,10 @@ class Runtime:
         if idempotency_key is not None:
             idempotency.check(idempotency_key)
         options = TurnOptions(
-            max_steps=max_steps, on_message=on_message, idempotency_key=idempotency_key
+            max_steps=max_steps,
+            on_message=on_message,
+            idempotency_key=idempotency_key,
+            user_id=user_id,
         )
         if cancelled is not None:
             options.cancelled = cancelled
@@ -468,11 +497,24 @@ class Runtime:
         self.get_agent(agent_id, tenant=tenant)
         return self.services.indexer.retry(agent_id)
 
-    def context(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> window.Breakdown:
+    def context(
+        self, agent_id: str, *, tenant: str = DEFAULT_TENANT, user_id: str | None = None
+    ) -> window.Breakdown:
+        """What fills the agent's context window now, with the facts section its newest user
+        message brings in (for `user_id`, as a turn serving them would)."""
         with self._read() as session:
             agent = agents_.get(session, tenant, agent_id)
             tool_tokens = self.services.counter.tools(agent.model, self.services.tools.schemas())
-            return window.breakdown(session, agent, self.services.counter, tool_tokens)
+            shown = window.breakdown(session, agent, self.services.counter, tool_tokens)
+            newest = messages_.newest_user_text(session, agent_id)
+        if agent.memory != MemoryMode.AUTO or not newest:
+            return shown
+        section = facts_context.build(self.facts, self.services.counter, agent, newest, user_id)
+        if section is None:
+            return shown
+        return replace(
+            shown, facts=section.tokens, facts_text=section.text, total=shown.total + section.tokens
+        )
 
 
 def _as_input(message: dict[str, str] | tuple[str, str] | str) -> tuple[str, str]:

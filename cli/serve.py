@@ -88,13 +88,18 @@ def run_workers(concurrency: int, console: Console) -> None:
 
     if concurrency < 1:
         raise ConfigurationError("--concurrency must be at least 1")
-    runtime = Runtime(Settings.from_env())
+    settings = Settings.from_env()
+    runtime = Runtime(settings)
     pool = WorkerPool(runtime, concurrency)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
     pool.start()
-    console.print(f"{concurrency} job worker(s) running; Ctrl-C to stop")
+    runtime.pipeline.start(settings.extraction_threads)  # and fact extraction beside them
+    console.print(
+        f"{concurrency} job worker(s) and {settings.extraction_threads} fact extraction "
+        "thread(s) running; Ctrl-C to stop"
+    )
     stopping.wait()
     console.print("stopping: finishing the current steps")
     pool.stop()

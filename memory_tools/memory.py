@@ -29,6 +29,14 @@ class Hit:
     role: str | None = None
 
 
+@dataclass(frozen=True)
+class FactView:
+    text: str
+    valid_at: datetime
+    invalid_at: datetime | None
+    status: str  # current, superseded, negated, past
+
+
 class Memory(Protocol):
     def block(self, label: str) -> BlockView:
         """The block with `label`; raises ToolError naming the labels that exist."""
@@ -59,3 +67,9 @@ class Memory(Protocol):
         limit: int,
         offset: int,
     ) -> tuple[list[Hit], int]: ...
+
+    def search_facts(
+        self, query: str, as_of: datetime | None, include_history: bool, limit: int
+    ) -> list[FactView]:
+        """Facts of this agent (and its user) that match, true now or at `as_of`."""
+        ...

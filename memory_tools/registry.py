@@ -142,8 +142,8 @@ def _json_type(hint: Any) -> dict[str, Any]:
 
 
 def default_registry() -> ToolRegistry:
-    """The five memory tools."""
-    from memory_tools import archival, conversation, core
+    """The six memory tools."""
+    from memory_tools import archival, conversation, core, facts
 
     registry = ToolRegistry()
     for function in (
@@ -152,6 +152,7 @@ def default_registry() -> ToolRegistry:
         archival.archival_memory_insert,
         archival.archival_memory_search,
         conversation.conversation_search,
+        facts.memory_search,
     ):
         registry.register(function)
     return registry

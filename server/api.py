@@ -50,6 +50,9 @@ class Operation:
     # object; "*": any other name). Every stream may end with an `error` event instead.
     events: dict[str, type[BaseModel] | None] = field(default_factory=dict)
     errors: tuple[int, ...] = ()  # statuses beyond 401/413/422, which follow from the inputs
+    # A 202 the operation may answer instead (work queued): its model. The handler returns it
+    # as `accepted_response(...)`.
+    accepted: type[BaseModel] | None = None
     public: bool = False  # served without an API key (health)
 
     def __post_init__(self) -> None:
@@ -65,7 +68,7 @@ class Operation:
     @property
     def statuses(self) -> list[int]:
         """Every status the operation may answer with, its success first."""
-        out = [self.status, *self.errors]
+        out = [self.status, *self.errors, *([202] if self.accepted else [])]
         if not self.public:
             out.append(401)
         if self.body is not None:
@@ -184,3 +187,10 @@ async def serve(op: Operation, request: Request, settings: Settings) -> Response
 def _params(model: type[M], data: dict[str, Any]) -> M:
     check_strings(data)
     return validate(model, data)
+
+
+def accepted_response(model: BaseModel) -> Response:
+    """A 202: the request was taken and its work queued (the operation's `accepted` model)."""
+    return Response(
+        model.model_dump_json(exclude_unset=True), status_code=202, media_type="application/json"
+    )

@@ -48,11 +48,15 @@ OPERATIONS: list[api.Operation] = [
 
 
 def create_app(
-    settings: Settings, runtime: Runtime | None = None, workers: int | None = None
+    settings: Settings,
+    runtime: Runtime | None = None,
+    workers: int | None = None,
+    extraction: int | None = None,
 ) -> Starlette:
     """The ASGI app. Pass `runtime` to inject fakes; otherwise one is built at start-up.
 
-    `workers` job worker threads run beside the API (default: `settings.workers`)."""
+    `workers` job worker threads and `extraction` fact extraction threads run beside the API
+    (default: `settings.workers`, `settings.extraction_threads`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -63,9 +67,11 @@ def create_app(
         sweep = asyncio.ensure_future(asyncio.to_thread(rt.sweep))
         pool = WorkerPool(rt, settings.workers if workers is None else workers)
         pool.start()
+        rt.pipeline.start(settings.extraction_threads if extraction is None else extraction)
         try:
             yield
         finally:
+            await asyncio.to_thread(rt.pipeline.stop)
             await asyncio.to_thread(pool.stop)
             await asyncio.gather(sweep, *app.state.background, return_exceptions=True)
             if runtime is None:

@@ -11,11 +11,20 @@ from pydantic import Field
 from agent_runtime.core import limits
 from agent_runtime.core.specs import FactInput, Scope
 from agent_runtime.facts.search import FactHit
-from agent_runtime.facts.slots import aware
-from agent_runtime.facts.store import FactPatch, WriteResult
-from agent_runtime.storage.tables import Fact, FactEvent
+from agent_runtime.facts.store import FactPatch, WriteResult, status_of
+from agent_runtime.storage.tables import Extraction, Fact, FactEvent
 from server.responses import Out, Timestamp
-from server.schemas import NOT_BLANK, Body, Cursor, Id, Params, SearchText, Start, TtlDays
+from server.schemas import (
+    NOT_BLANK,
+    Body,
+    Cursor,
+    Id,
+    ModelName,
+    Params,
+    SearchText,
+    Start,
+    TtlDays,
+)
 
 Kind = Literal["fact", "preference", "event", "plan", "relationship"]
 FactText = Annotated[str, Field(max_length=limits.MAX_FACT_CHARS)]
@@ -72,9 +81,23 @@ class FactIn(Body):
         )
 
 
+class MessageIn(Body):
+    role: Literal["user", "assistant", "system"] = "user"
+    content: Annotated[str, Field(max_length=limits.MAX_INPUT_CHARS, json_schema_extra=NOT_BLANK)]
+    created_at: Start | None = None
+
+
 class MemoryCreate(ScopeIn):
-    facts: list[FactIn] = Field(min_length=1, max_length=limits.MAX_FACTS_PER_WRITE)
+    """Facts to write, or messages to learn facts from (one or the other)."""
+
+    facts: list[FactIn] | None = Field(None, min_length=1, max_length=limits.MAX_FACTS_PER_WRITE)
+    messages: list[MessageIn] | None = Field(None, min_length=1, max_length=100)
     metadata: Metadata = Field(default_factory=dict)  # given to every fact, under its own
+    infer: bool = Field(
+        True, description="messages: extract facts (false: store each message as a fact)"
+    )
+    wait: bool = Field(False, description="messages: answer with what changed, not a 202")
+    model: ModelName | None = Field(None, description="messages: the extraction model")
 
 
 class MemorySearch(ScopeIn):
@@ -140,19 +163,6 @@ class DeleteQuery(Params):
 
 
 # -- responses --------------------------------------------------------------------------------
-
-
-def status_of(fact: Fact, now: datetime) -> str:
-    """current, future, past (closed by time), superseded, negated, deleted or expired."""
-    if fact.retired == "deleted":
-        return "deleted"
-    if fact.expires_at is not None and aware(fact.expires_at) <= now:
-        return "expired"
-    if aware(fact.valid_at) > now:
-        return "future"
-    if fact.invalid_at is not None and aware(fact.invalid_at) <= now:
-        return fact.retired or "past"
-    return "current"
 
 
 class FactOut(Out):
@@ -277,6 +287,36 @@ class FactEventOut(Out):
             data=dict(event.data),
             created_at=event.created_at,
         )
+
+
+class IngestionOut(Out):
+    """Messages queued for extraction: poll GET /v1/memories/ingestions/{id}."""
+
+    id: str
+    status: str  # queued, running, done, parked
+    attempts: int
+    error: str | None
+    result: dict[str, Any]  # once done: fact ids added, merged, superseded, negated
+    model_calls: int
+    created_at: Timestamp
+    finished_at: Timestamp | None
+
+    @classmethod
+    def of(cls, row: Extraction) -> IngestionOut:
+        return cls(
+            id=row.id,
+            status=row.status,
+            attempts=row.attempts,
+            error=row.error,
+            result=dict(row.result),
+            model_calls=row.model_calls,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+        )
+
+
+class IngestionPath(Params):
+    ingestion_id: Id
 
 
 class FactHistoryOut(Out):

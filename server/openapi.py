@@ -18,6 +18,7 @@ Refs = dict[tuple[Any, Mode], dict[str, Any]]
 STATUS_TEXT = {
     200: "OK",
     201: "Created",
+    202: "Accepted; the work is queued",
     204: "Done; no content",
     401: "No valid API key (with no key configured, only loopback clients are served)",
     404: "Not found, or not this tenant's",
@@ -38,6 +39,8 @@ def document(operations: list[Operation], *, title: str, version: str) -> dict[s
             models[(op.body, "validation")] = None
         if op.response is not None:
             models[(op.response, "serialization")] = None
+        if op.accepted is not None:
+            models[(op.accepted, "serialization")] = None
         for model in op.events.values():
             if model is not None:
                 models[(model, "serialization")] = None
@@ -88,6 +91,10 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
         answer: dict[str, Any] = {"description": STATUS_TEXT[status]}
         if status >= 400:
             answer["content"] = error
+        elif status == 202 and op.accepted is not None:
+            answer["content"] = {
+                "application/json": {"schema": refs[(op.accepted, "serialization")]}
+            }
         elif op.events:
             answer["description"] = "Server-Sent Events"
             answer["content"] = {"text/event-stream": {"schema": _event_schema(op, refs)}}

@@ -58,6 +58,9 @@ class AgentOut(Out):
     passage_count: int
     expired_passage_count: int  # passages purged when their lifetime ended
     memory_ttl: dict[str, float | None]
+    memory: str  # auto or tools
+    memory_model: str | None
+    memory_error: str | None  # why the last parked extraction batch failed
     last_stop_reason: str | None
     created_at: Timestamp
     updated_at: Timestamp
@@ -77,6 +80,9 @@ class AgentOut(Out):
             passage_count=agent.passage_count,
             expired_passage_count=agent.expired_passage_count,
             memory_ttl=dict(agent.memory_ttl),
+            memory=agent.memory,
+            memory_model=agent.memory_model,
+            memory_error=agent.memory_error,
             last_stop_reason=agent.last_stop_reason,
             created_at=agent.created_at,
             updated_at=agent.updated_at,
@@ -286,6 +292,8 @@ class ContextOut(Out):
     in_context_messages: int
     system_prompt: str
     summary_text: str
+    facts: int  # the remembered facts the newest user message brings in (memory: auto)
+    facts_text: str
 
     @classmethod
     def of(cls, breakdown: Breakdown) -> ContextOut:

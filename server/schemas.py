@@ -185,6 +185,13 @@ MemoryTtl = Annotated[
     dict[Literal["event", "plan", "paged"], TtlDays | None],
     Field(description="days the agent's episodic memory lives, by kind; null: never expires"),
 ]
+MemoryModeName = Annotated[
+    Literal["auto", "tools"],
+    Field(
+        description="auto: facts are extracted from its turns in the background and relevant "
+        "ones join its context; tools: it keeps only what its memory tools write"
+    ),
+]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 SearchRole = Literal["user", "assistant", "system", "tool"]
 
@@ -240,6 +247,8 @@ class AgentCreate(Body):
     block_ids: list[Id] | None = Field(None, max_length=MAX_BLOCKS_PER_AGENT)
     max_steps: Steps | None = None
     memory_ttl: MemoryTtl | None = None
+    memory: MemoryModeName | None = None
+    memory_model: ModelName | None = None
 
     def spec(self) -> AgentSpec:
         return AgentSpec(
@@ -255,6 +264,8 @@ class AgentCreate(Body):
             block_ids=list(self.block_ids or []),
             max_steps=self.max_steps,
             memory_ttl=_ttl(self.memory_ttl),
+            memory=self.memory,
+            memory_model=self.memory_model,
         )
 
 
@@ -266,6 +277,8 @@ class AgentEdit(Body):
     system: Annotated[str, Field(max_length=MAX_SYSTEM_CHARS)] | None = None
     max_steps: Steps | None = None
     memory_ttl: MemoryTtl | None = None
+    memory: MemoryModeName | None = None
+    memory_model: ModelName | None = None
 
     def patch(self) -> AgentPatch:
         return AgentPatch(
@@ -276,6 +289,8 @@ class AgentEdit(Body):
             self.system,
             self.max_steps,
             _ttl(self.memory_ttl),
+            self.memory,
+            self.memory_model,
         )
 
 
@@ -288,6 +303,9 @@ class SendMessages(Body):
     # At most Settings.max_messages_per_send (RECALLD_MAX_MESSAGES_PER_SEND), else a 413.
     messages: list[InputMessage] = Field(min_length=1)
     max_steps: Steps | None = None
+    user_id: Id | None = Field(
+        None, description="the user this turn serves: their facts only, and facts learned carry it"
+    )
 
 
 class ImportedMessage(Body):

@@ -15,7 +15,8 @@
         ├── ProviderTimeout (504, "provider_timeout")
         ├── ProviderRateLimited (429, "provider_rate_limited")
         ├── ProviderBadRequest (502, "provider_bad_request")
-        └── ContextOverflow (502, "context_overflow")
+        ├── ContextOverflow (502, "context_overflow")
+        └── MalformedOutput (502, "malformed_output")
 
 Each error carries a stable ``code`` and an HTTP ``status``; ``server/errors.py`` is the one place
 that turns them into responses. Vendor errors are translated at their seam and chained.
@@ -112,3 +113,9 @@ class ProviderBadRequest(ProviderError):
 
 class ContextOverflow(ProviderError):
     code = "context_overflow"
+
+
+class MalformedOutput(ProviderError):
+    """The model answered, but not in the shape asked for (fact extraction's tool call)."""
+
+    code = "malformed_output"

@@ -41,6 +41,11 @@ class Settings:
     # Episodic memory (facts of kind event or plan, and turns paging files in archival memory)
     # expires this many days after it is written; None: never. Agents may set their own.
     episodic_ttl_days: float | None = 365.0
+    # The model that extracts facts for every agent that names none of its own (memory_model);
+    # None: each agent's own model. "offline" extracts by rules.
+    memory_model: str | None = None
+    # Extraction pipeline threads per process (recalld serve and recalld worker).
+    extraction_threads: int = 1
     # How often the background sweep purges what has expired.
     expiry_sweep_seconds: float = 300.0
     # Where agents' model calls may go once API keys exist (several tenants): base URL prefixes.
@@ -126,6 +131,8 @@ _FIELDS: dict[str, type] = {
     "max_messages_per_send": int,
     "episodic_ttl_days": float,
     "expiry_sweep_seconds": float,
+    "memory_model": str,
+    "extraction_threads": int,
 }
 
 

@@ -33,6 +33,8 @@ class AgentSpec:
     max_steps: int | None = None
     # Days its episodic memory lives, by kind (event, plan, paged); null: never expires.
     memory_ttl: dict[str, float | None] | None = None
+    memory: str | None = None  # auto (the default) or tools: core.vocabulary.MemoryMode
+    memory_model: str | None = None  # extraction's model; None: the server's, else its own
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class AgentPatch:
     system: str | None = None
     max_steps: int | None = None
     memory_ttl: dict[str, float | None] | None = None
+    memory: str | None = None
+    memory_model: str | None = None
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,17 @@ class FactEventKind(StrEnum):
     UPDATED = "updated"  # PATCH
     DELETED = "deleted"
     PURGED = "purged"
+
+
+class MemoryMode(StrEnum):
+    """How an agent's memory is kept."""
+
+    AUTO = "auto"  # facts extracted from its turns in the background, and brought into context
+    TOOLS = "tools"  # only what it writes with its memory tools
+
+
+class ExtractionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    PARKED = "parked"  # failed too often; kept with its error, retried only when asked

@@ -55,20 +55,28 @@ class Validity:
         ]
 
 
-def scope_conditions(tenant: str, scope: Scope) -> list[ColumnElement[bool]]:
+SCOPE_FIELDS = ("user_id", "agent_id", "run_id")
+
+
+def scope_conditions(tenant: str, scope: Scope, exact: bool = False) -> list[ColumnElement[bool]]:
+    """A scope's facts: a field given must match; one left None matches anything, or with
+    `exact` only facts without that field."""
     out: list[ColumnElement[bool]] = [col(Fact.tenant_id) == tenant]
-    for name in ("user_id", "agent_id", "run_id"):
+    for name in SCOPE_FIELDS:
         value = getattr(scope, name)
         if value is not None:
             out.append(col(getattr(Fact, name)) == value)
+        elif exact:
+            out.append(col(getattr(Fact, name)).is_(None))
     return out
 
 
-def scope_fields(scope: Scope) -> dict[str, tuple[str, ...]]:
+def scope_fields(scope: Scope, exact: bool = False) -> dict[str, tuple[str, ...]]:
+    """The same, on the vectors' metadata (where a missing field is "")."""
     return {
-        name: (getattr(scope, name),)
-        for name in ("user_id", "agent_id", "run_id")
-        if getattr(scope, name) is not None
+        name: (getattr(scope, name) or "",)
+        for name in SCOPE_FIELDS
+        if getattr(scope, name) is not None or exact
     }
 
 

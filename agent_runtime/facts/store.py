@@ -94,9 +94,11 @@ class FactMemory:
         scope: Scope = NO_SCOPE,
         *,
         actor: str = "api",
+        also: Callable[[Session, WriteResult], None] | None = None,
     ) -> WriteResult:
-        """Place each fact by the rules, in order, in one transaction: all or nothing."""
-        if not facts:
+        """Place each fact by the rules, in order, in one transaction: all or nothing. `also`
+        runs in that transaction before it commits (extraction marks its batch done there)."""
+        if not facts and also is None:
             raise InvalidInput("write at least one fact", field="facts")
         if len(facts) > MAX_FACTS_PER_WRITE:
             raise LimitExceeded(f"at most {MAX_FACTS_PER_WRITE} facts per write", field="facts")
@@ -110,7 +112,7 @@ class FactMemory:
         embedder = self.embedder()
         now = self.clock()
         rows = [self._row(tenant, fact, scope, now) for fact in facts]
-        vectors = embedder.embed([row.text for row in rows])
+        vectors = embedder.embed([row.text for row in rows]) if rows else np.zeros((0, 1))
         space = Space.of(embedder, tenant, CORPUS)
         result = WriteResult()
         written: list[Fact] = []
@@ -135,6 +137,8 @@ class FactMemory:
                 _record(result, i, placed)
                 if placed.outcome == "added":
                     written.append(row)
+            if also is not None:
+                also(session, result)
         self._index(tenant, written)
         return result
 
@@ -255,7 +259,10 @@ class FactMemory:
         include_history: bool = False,
         limit: int = 10,
         threshold: float | None = None,
+        exact_scope: bool = False,
     ) -> list[FactHit]:
+        """The best facts for `query`. A scope field left None matches any value, or with
+        `exact_scope` only facts without one (an agent's context never sees other users')."""
         if not query.strip():
             raise InvalidInput("query is empty", field="query")
         if len(query) > MAX_QUERY_CHARS:
@@ -267,8 +274,12 @@ class FactMemory:
         compiled = filters_.compile_filters(filters)
         now = self.clock()
         validity = Validity(None if as_of is None else slots.aware(as_of), include_history)
-        conditions = [*scope_conditions(tenant, scope), *validity.conditions(now), *compiled.sql]
-        fields = scope_fields(scope) | compiled.vectors
+        conditions = [
+            *scope_conditions(tenant, scope, exact_scope),
+            *validity.conditions(now),
+            *compiled.sql,
+        ]
+        fields = scope_fields(scope, exact_scope) | compiled.vectors
         with Session(self.engine, expire_on_commit=False) as session:
             return self.searcher.search(
                 session,
@@ -292,12 +303,15 @@ class FactMemory:
         include_history: bool = False,
         limit: int = 50,
         after: int | None = None,
+        exact_scope: bool = False,
     ) -> list[Fact]:
         """Facts in id order (a cursor is the last id seen), valid now unless asked otherwise."""
         compiled = filters_.compile_filters(filters)
         validity = Validity(None if as_of is None else slots.aware(as_of), include_history)
         query = select(Fact).where(
-            *scope_conditions(tenant, scope), *validity.conditions(self.clock()), *compiled.sql
+            *scope_conditions(tenant, scope, exact_scope),
+            *validity.conditions(self.clock()),
+            *compiled.sql,
         )
         if after is not None:
             query = query.where(col(Fact.id) > after)
@@ -448,6 +462,19 @@ class FactMemory:
             except Exception:  # its vectors now point at no row: harmless, never returned
                 log.warning("could not remove the vectors of expired fact %s", fact_id)
         return len(gone)
+
+
+def status_of(fact: Fact, now: datetime) -> str:
+    """current, future, past (closed by time), superseded, negated, deleted or expired."""
+    if fact.retired == "deleted":
+        return "deleted"
+    if fact.expires_at is not None and slots.aware(fact.expires_at) <= now:
+        return "expired"
+    if slots.aware(fact.valid_at) > now:
+        return "future"
+    if fact.invalid_at is not None and slots.aware(fact.invalid_at) <= now:
+        return fact.retired or "past"
+    return "current"
 
 
 def _erase(session: Session, row: Fact, actor: str, now: datetime) -> int:

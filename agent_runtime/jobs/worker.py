@@ -33,6 +33,7 @@ from agent_runtime.core.errors import (
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.vocabulary import JobEventKind, JobStatus
 from agent_runtime.embedding import Embedder
+from agent_runtime.facts.store import FactMemory
 from agent_runtime.jobs.queue import TERMINAL, add_event, finish
 from agent_runtime.llm import Usage
 from agent_runtime.retrieval.search import Searcher
@@ -82,8 +83,12 @@ class JobAgentMemory(AgentMemory):
         turn_start: int | None = None,
         *,
         job_id: str,
+        facts: FactMemory | None = None,
+        user_id: str | None = None,
     ) -> None:
-        super().__init__(session, agent, searcher, embedder, turn_start)
+        super().__init__(
+            session, agent, searcher, embedder, turn_start, facts=facts, user_id=user_id
+        )
         self.job_id = job_id
 
     def _job(self) -> Job:
@@ -183,6 +188,7 @@ class Worker:
                 max_steps=1,
                 tools=self.tools,
                 turn_id=job_id,
+                extract=False,  # a job's own steps are not a conversation to learn facts from
                 memory=partial(JobAgentMemory, job_id=job_id),
                 on_step=lambda session, _agent, new, usage: self._on_step(
                     session, job_id, new, usage

@@ -22,6 +22,7 @@ from agent_runtime.core.limits import (
 )
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockSpec
+from agent_runtime.core.vocabulary import MemoryMode
 from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory.window import refresh_system
@@ -68,6 +69,13 @@ def _check(
 
 
 EPISODIC_KINDS = ("event", "plan", "paged")
+
+
+def _memory_mode(mode: str) -> MemoryMode:
+    try:
+        return MemoryMode(mode)
+    except ValueError:
+        raise InvalidInput("memory must be auto or tools", field="memory") from None
 
 
 def check_memory_ttl(ttl: dict[str, float | None] | None) -> None:
@@ -117,6 +125,8 @@ def create(
         instructions=spec.system or prompts.render("instructions.j2").strip(),
         max_steps=spec.max_steps or settings.default_max_steps,
         memory_ttl=dict(spec.memory_ttl or {}),
+        memory=_memory_mode(spec.memory or MemoryMode.AUTO),
+        memory_model=spec.memory_model,
     )
     session.add(agent)
     session.flush()
@@ -175,6 +185,10 @@ def update(session: Session, agent: Agent, patch: AgentPatch, counter: TokenCoun
     check_memory_ttl(patch.memory_ttl)
     if patch.memory_ttl is not None:
         agent.memory_ttl = {**agent.memory_ttl, **patch.memory_ttl}
+    if patch.memory is not None:
+        agent.memory = _memory_mode(patch.memory)
+    if patch.memory_model is not None:
+        agent.memory_model = patch.memory_model
     if patch.name is not None:
         _unique_name(session, agent.tenant_id, patch.name, agent.id)
     for field in ("name", "model", "model_base_url", "context_window", "max_steps"):

@@ -161,3 +161,15 @@ def spoken_before(session: Session, message: Message) -> str:
 def mark_evicted(session: Session, ids: list[int]) -> None:
     if ids:
         session.exec(update(Message).where(col(Message.id).in_(ids)).values(in_context=False))
+
+
+def newest_user_text(session: Session, agent_id: str) -> str:
+    """The newest user message in the context window, or "" (what a facts section answers)."""
+    query = (
+        select(Message.content)
+        .where(Message.agent_id == agent_id, col(Message.in_context).is_(True))
+        .where(Message.role == "user")
+        .order_by(col(Message.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first() or ""

@@ -59,6 +59,9 @@ class Breakdown:
     # and the running summary of paged-out turns on its own (empty before the first page-out).
     system_prompt: str = ""
     summary_text: str = ""
+    # The facts section (automatic memory) the newest user message brings in, and its size.
+    facts: int = 0
+    facts_text: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

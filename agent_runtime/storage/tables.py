@@ -62,6 +62,11 @@ class Agent(SQLModel, table=True):
     lease_until: datetime | None = None
     lease_process: str | None = None  # the `Process` running that turn
     last_stop_reason: str | None = None
+    # auto: its turns are queued for fact extraction and relevant facts join its context;
+    # tools: it remembers only what it writes with its tools (core.vocabulary.MemoryMode).
+    memory: str = Field(default="auto", sa_column_kwargs={"server_default": "tools"})
+    memory_model: str | None = None  # extraction's model; None: the agent's own
+    memory_error: str | None = Field(default=None, sa_column=Column(Text))  # last parked batch
     # Lifetimes (days) of this agent's episodic memory by kind ("event", "plan", "paged"), over
     # the server's; a kind given as null never expires.
     memory_ttl: dict[str, float | None] = Field(
@@ -293,3 +298,36 @@ class FactEvent(SQLModel, table=True):
     actor: str = "api"
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Extraction(SQLModel, table=True):
+    """Messages waiting to become facts: one row per turn of an `auto` agent (written in the
+    turn's last step), or per `POST /v1/memories` with messages. Claimed with a lease, as jobs
+    are, by the extraction pipeline of any process; the facts it yields and its `done` are one
+    transaction, so a batch is never written twice."""
+
+    __tablename__ = "extraction"
+    __table_args__ = (
+        Index("ix_extraction_claim", "status", "run_after"),
+        Index("ix_extraction_agent", "agent_id", "status"),
+    )
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    agent_id: str | None = Field(default=None, foreign_key="agent.id", ondelete="CASCADE")
+    user_id: str | None = None
+    run_id: str | None = None
+    # [{role, content, created_at, message_id}]; emptied once done (facts keep the evidence)
+    messages: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    model: str | None = None  # None: the agent's memory_model or model, else the server's
+    status: str = "queued"  # core.vocabulary.ExtractionStatus
+    attempts: int = 0
+    run_after: datetime = Field(default_factory=utcnow)
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    model_calls: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

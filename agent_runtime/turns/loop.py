@@ -11,13 +11,18 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
 from agent_runtime.core.errors import ContextOverflow, ContextTooSmall, ProviderError, RecalldError
-from agent_runtime.core.vocabulary import StopReason
+from agent_runtime.core.specs import Scope
+from agent_runtime.core.vocabulary import MemoryMode, StopReason
 from agent_runtime.embedding import Embedder
+from agent_runtime.facts import context as facts_context
+from agent_runtime.facts import extraction
+from agent_runtime.facts.context import FactsSection
+from agent_runtime.facts.store import FactMemory
 from agent_runtime.llm import LLM, ChatRequest, ChatResponse, ToolCall, Usage
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
@@ -38,8 +43,24 @@ END_TURN, MAX_STEPS = StopReason.END_TURN, StopReason.MAX_STEPS
 ERROR, CANCELLED = StopReason.ERROR, StopReason.CANCELLED
 
 EventSink = Callable[[str, Message], None]
-# Makes the memory a step's tools get: (session, agent, searcher, embedder, turn start).
-MemoryMaker = Callable[[Session, Agent, Searcher, Embedder, int | None], AgentMemory]
+
+
+class MemoryMaker(Protocol):
+    """Makes the memory a step's tools get."""
+
+    def __call__(
+        self,
+        session: Session,
+        agent: Agent,
+        searcher: Searcher,
+        embedder: Embedder,
+        turn_start: int | None,
+        *,
+        facts: FactMemory | None,
+        user_id: str | None,
+    ) -> AgentMemory: ...
+
+
 TOOL_RESULT_SHARE = 0.2
 CHARS_PER_TOKEN = 3  # conservative: most tokenizers average 3.5-4 characters per token
 
@@ -56,6 +77,9 @@ class TurnOptions:
     memory: MemoryMaker = AgentMemory
     turn_id: str | None = None  # jobs use their id, so a job's messages are easy to find
     idempotency_key: str | None = None  # recorded with the inputs (idempotency.py)
+    user_id: str | None = None  # whom the turn serves: its facts, and the facts it may see
+    # An `auto` agent's turn queues its messages for fact extraction (jobs' steps do not).
+    extract: bool = True
 
 
 @dataclass
@@ -66,6 +90,7 @@ class TurnResult:
     steps: int = 0
     usage: Usage = field(default_factory=Usage)
     first_id: int | None = None  # the first message this turn recorded
+    facts: FactsSection | None = None  # the facts brought into this turn's context
     replayed: bool = False  # an idempotent retry: the stored turn, not a new one
 
 
@@ -94,6 +119,11 @@ class TurnRunner:
             assert agent is not None
             max_steps = options.max_steps or agent.max_steps
         llm = self.s.llm_for(agent.model)
+        if agent.memory == MemoryMode.AUTO and inputs:
+            newest = next((c for r, c in reversed(inputs) if r == "user"), "")
+            result.facts = facts_context.build(
+                self.s.facts, self.s.counter, agent, newest, options.user_id
+            )
         try:
             while True:
                 if options.cancelled():
@@ -102,7 +132,8 @@ class TurnRunner:
                 if result.steps >= max_steps:
                     result.stop_reason = MAX_STEPS
                     break
-                new, response = self._step(agent_id, result, tools, llm, lease, options)
+                last = result.steps + 1 >= max_steps
+                new, response = self._step(agent_id, result, tools, llm, lease, options, last)
                 result.messages += new
                 result.steps += 1
                 result.usage = result.usage + response.usage
@@ -158,22 +189,31 @@ class TurnRunner:
         llm: LLM,
         lease: Lease,
         options: TurnOptions,
+        last: bool,
     ) -> tuple[list[Message], ChatResponse]:
         schemas = tools.schemas()
-        request = self._fit(agent_id, schemas, llm, lease, force=False)
+        request = self._fit(agent_id, schemas, llm, lease, result.facts, force=False)
         try:
             response = llm.complete(request)
         except ContextOverflow:
             log.warning(
                 "provider reported a context overflow for %s; paging and retrying", agent_id
             )
-            request = self._fit(agent_id, schemas, llm, lease, force=True)
+            request = self._fit(agent_id, schemas, llm, lease, result.facts, force=True)
             response = llm.complete(request)
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
             assert agent is not None
             embedder = self.s.embedders.get(agent.embedding)
-            memory = options.memory(session, agent, self.s.searcher, embedder, result.first_id)
+            memory = options.memory(
+                session,
+                agent,
+                self.s.searcher,
+                embedder,
+                result.first_id,
+                facts=self.s.facts,
+                user_id=options.user_id,
+            )
             calls = [
                 ToolCall(
                     messages_.storable(c.id) or f"call_{uuid.uuid4().hex[:12]}",
@@ -216,8 +256,30 @@ class TurnRunner:
             lease.fence(session)
             if options.on_step:
                 options.on_step(session, agent, new, response.usage)
+            ends = not response.tool_calls or last
+            if ends and options.extract and agent.memory == MemoryMode.AUTO:
+                self._queue_extraction(session, agent, [*result.messages, *new], options)
         self.s.indexer.schedule(agent_id)
         return new, response
+
+    def _queue_extraction(
+        self, session: Session, agent: Agent, rows: list[Message], options: TurnOptions
+    ) -> None:
+        """The turn's spoken messages, queued in the step's own transaction: a turn that
+        commits has its extraction request, and one that rolls back has none."""
+        spoken = [
+            {
+                "role": m.role,
+                "content": m.content,
+                "created_at": m.created_at.isoformat(),
+                "message_id": m.id,
+            }
+            for m in rows
+            if m.role in ("user", "assistant") and m.content
+        ]
+        if spoken:
+            scope = Scope(user_id=options.user_id, agent_id=agent.id)
+            extraction.enqueue(session, agent.tenant_id, spoken, scope)
 
     def _run_tool(
         self, tools: ToolRegistry, memory: AgentMemory, call: ToolCall, window: int
@@ -247,7 +309,13 @@ class TurnRunner:
     # -- paging -------------------------------------------------------------------------------
 
     def _fit(
-        self, agent_id: str, schemas: list[dict[str, Any]], llm: LLM, lease: Lease, force: bool
+        self,
+        agent_id: str,
+        schemas: list[dict[str, Any]],
+        llm: LLM,
+        lease: Lease,
+        facts: FactsSection | None,
+        force: bool,
     ) -> ChatRequest:
         """The request for the next model call, paging first until it fits the window."""
         settings = self.s.settings
@@ -259,9 +327,10 @@ class TurnRunner:
                 rows = messages_.in_context(session, agent_id)
                 previous = paging.previous_summary(session, agent_id)
             tool_tokens = self.s.counter.tools(agent.model, schemas)
-            total = context_window.prompt_tokens(agent, rows, tool_tokens)
+            facts_tokens = 0 if facts is None else facts.tokens
+            total = context_window.prompt_tokens(agent, rows, tool_tokens) + facts_tokens
             window = agent.context_window
-            fixed = agent.system_prompt_tokens + tool_tokens
+            fixed = agent.system_prompt_tokens + tool_tokens + facts_tokens
             # The trigger and target are shares of the room the messages have beside the fixed
             # parts: were they shares of the whole window, fixed parts above the target would
             # make every step page and evict all but the newest turn.
@@ -272,11 +341,11 @@ class TurnRunner:
             elif total > fixed + room * settings.page_trigger:
                 need = total - target
             else:
-                return self._request(agent, rows, schemas)
+                return self._request(agent, rows, schemas, facts)
             evict = paging.choose_eviction(rows, need)
             if not evict:
                 if total <= window:
-                    return self._request(agent, rows, schemas)
+                    return self._request(agent, rows, schemas, facts)
                 if fixed >= window:
                     raise ContextTooSmall(
                         f"the system prompt, memory blocks and tool schemas take {fixed} tokens, "
@@ -307,11 +376,23 @@ class TurnRunner:
             forced = False
 
     def _request(
-        self, agent: Agent, rows: list[Message], schemas: list[dict[str, Any]]
+        self,
+        agent: Agent,
+        rows: list[Message],
+        schemas: list[dict[str, Any]],
+        facts: FactsSection | None,
     ) -> ChatRequest:
+        messages = context_window.request_messages(agent, rows)
+        if facts is not None:
+            # after the cached prefix (system prompt and history), before the newest question
+            at = next(
+                (i for i in range(len(messages) - 1, 0, -1) if messages[i]["role"] == "user"),
+                len(messages),
+            )
+            messages.insert(at, {"role": "system", "content": facts.text})
         return ChatRequest(
             model=agent.model,
-            messages=context_window.request_messages(agent, rows),
+            messages=messages,
             tools=schemas,
             base_url=agent.model_base_url,
             api_key=self.s.endpoints.key_for(agent.model_base_url),

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from agent_runtime.core.settings import Settings
 from agent_runtime.embedding import Embedder, make_embedder
+from agent_runtime.facts.store import FactMemory
 from agent_runtime.llm import LLM
 from agent_runtime.llm.endpoints import Endpoints
 from agent_runtime.llm.tokens import TokenCounter
@@ -46,3 +47,4 @@ class Services:
     indexer: Indexer
     tools: ToolRegistry
     counter: TokenCounter
+    facts: FactMemory

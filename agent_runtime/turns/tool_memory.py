@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlmodel import Session
 
 from agent_runtime.core.errors import NotFound
+from agent_runtime.core.specs import Scope
 from agent_runtime.core.vocabulary import Origin
 from agent_runtime.embedding import Embedder
+from agent_runtime.facts.store import FactMemory, status_of
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
 from agent_runtime.memory import tags as tags_
@@ -16,7 +18,7 @@ from agent_runtime.memory.passages import check_text
 from agent_runtime.retrieval.search import Searcher
 from agent_runtime.storage.tables import Agent, Block, Passage, utcnow
 from memory_tools import Hit, ToolError
-from memory_tools.memory import BlockView
+from memory_tools.memory import BlockView, FactView
 
 
 class AgentMemory:
@@ -27,8 +29,13 @@ class AgentMemory:
         searcher: Searcher,
         embedder: Embedder,
         turn_start: int | None = None,
+        *,
+        facts: FactMemory | None = None,
+        user_id: str | None = None,
     ) -> None:
         self.session = session
+        self.facts = facts
+        self.user_id = user_id  # whom the turn serves: the fact tool sees their facts only
         # The id of the first message of the turn this step belongs to: conversation_search
         # leaves the turn's own messages out (the question just asked is not an answer).
         self.turn_start = turn_start
@@ -117,3 +124,24 @@ class AgentMemory:
             offset=offset,
             before_id=self.turn_start,
         )
+
+    def search_facts(
+        self, query: str, as_of: datetime | None, include_history: bool, limit: int
+    ) -> list[FactView]:
+        if self.facts is None:
+            raise ToolError("fact memory is not available here")
+        scope = Scope(user_id=self.user_id, agent_id=self.agent.id)
+        hits = self.facts.search(
+            self.agent.tenant_id,
+            query,
+            scope,
+            as_of=as_of,
+            include_history=include_history,
+            limit=limit,
+            exact_scope=True,
+        )
+        now = utcnow()
+        return [
+            FactView(h.fact.text, h.fact.valid_at, h.fact.invalid_at, status_of(h.fact, now))
+            for h in hits
+        ]

@@ -6,9 +6,12 @@ fact id is a 404."""
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
+from agent_runtime.core.errors import InvalidInput
+from agent_runtime.core.specs import MessageInput
 from agent_runtime.storage.tables import utcnow
-from server.api import Call, Operation
+from server.api import Call, Operation, accepted_response
 from server.memory_models import (
     DeletedOut,
     DeleteQuery,
@@ -18,6 +21,8 @@ from server.memory_models import (
     FactOut,
     FactPage,
     FactSearchOut,
+    IngestionOut,
+    IngestionPath,
     MemoryCreate,
     MemoryEdit,
     MemoryList,
@@ -27,13 +32,36 @@ from server.memory_models import (
 )
 
 
-async def add_memories(call: Call) -> WriteOut:
+async def add_memories(call: Call) -> WriteOut | Response:
     body = call.body(MemoryCreate)
-    facts = [f.input(body.metadata) for f in body.facts]
-    result = await run_in_threadpool(
-        call.runtime.facts.write, call.tenant, facts, body.scope(), actor=_actor(call)
+    if (body.facts is None) == (body.messages is None):
+        raise InvalidInput("send facts or messages (one of them)", field="facts")
+    if body.facts is not None:
+        facts = [f.input(body.metadata) for f in body.facts]
+        result = await run_in_threadpool(
+            call.runtime.facts.write, call.tenant, facts, body.scope(), actor=_actor(call)
+        )
+        return WriteOut.of(result, utcnow())
+    messages = [MessageInput(m.role, m.content, m.created_at) for m in body.messages or []]
+    done = await run_in_threadpool(
+        call.runtime.ingestion.remember,
+        call.tenant,
+        messages,
+        body.scope(),
+        infer=body.infer,
+        wait=body.wait,
+        model=body.model,
     )
-    return WriteOut.of(result, utcnow())
+    if done.result is not None:
+        return WriteOut.of(done.result, utcnow())
+    assert done.extraction is not None
+    return accepted_response(IngestionOut.of(done.extraction))
+
+
+async def get_ingestion(call: Call) -> IngestionOut:
+    ingestion_id = call.path(IngestionPath).ingestion_id
+    row = await run_in_threadpool(call.runtime.ingestion.get, call.tenant, ingestion_id)
+    return IngestionOut.of(row)
 
 
 async def search_memories(call: Call) -> FactSearchOut:
@@ -117,10 +145,24 @@ operations = [
         "it: a single-valued slot's newer value supersedes the current one (kept as history); a "
         "value older than the current one is filed as past; many-valued slots accumulate; "
         "negates retires the value it names; the same value again merges (more evidence). All "
-        "or nothing. The answer says what changed.",
+        "or nothing. The answer says what changed. With messages instead of facts, the facts "
+        "are extracted in the background: the answer is a 202 with an ingestion to poll, or "
+        "with wait=true what changed; infer=false stores each message as a fact.",
         body=MemoryCreate,
         response=WriteOut,
         status=201,
+        errors=(404,),
+        accepted=IngestionOut,
+    ),
+    Operation(
+        "GET",
+        "/v1/memories/ingestions/{ingestion_id}",
+        get_ingestion,
+        "An ingestion of messages",
+        "Its status (queued, running, done, parked), attempts, last error, and once done the "
+        "facts it changed.",
+        path_params=IngestionPath,
+        response=IngestionOut,
         errors=(404,),
     ),
     Operation(

@@ -20,17 +20,20 @@ from server.schemas import AgentPath, MessageList, SendHeaders, SendMessages
 PROVIDER_ERRORS = (409, 429, 502, 504)
 
 
-async def _checked(call: Call) -> tuple[str, list[tuple[str, str]], int | None, str | None]:
-    """The agent, the messages to send, max_steps and the idempotency key. `Runtime.send`
-    checks the turn itself before it starts; a stream checks it first (stream_messages)."""
+async def _checked(
+    call: Call,
+) -> tuple[str, list[tuple[str, str]], int | None, str | None, str | None]:
+    """The agent, the messages to send, max_steps, the idempotency key and the user served.
+    `Runtime.send` checks the turn itself before it starts; a stream checks it first."""
     body = call.body(SendMessages)
     agent_id = call.path(AgentPath).agent_id
     inputs: list[tuple[str, str]] = [(m.role, m.content) for m in body.messages]
-    return agent_id, inputs, body.max_steps, call.headers(SendHeaders).idempotency_key
+    key = call.headers(SendHeaders).idempotency_key
+    return agent_id, inputs, body.max_steps, key, body.user_id
 
 
 async def send_messages(call: Call) -> TurnOut:
-    agent_id, inputs, max_steps, key = await _checked(call)
+    agent_id, inputs, max_steps, key, user_id = await _checked(call)
     result = await run_in_threadpool(
         call.runtime.send,
         agent_id,
@@ -38,6 +41,7 @@ async def send_messages(call: Call) -> TurnOut:
         tenant=call.tenant,
         max_steps=max_steps,
         idempotency_key=key,
+        user_id=user_id,
     )
     return TurnOut.of(result)
 
@@ -59,7 +63,7 @@ def _events_for(message: Message) -> list[str]:
 
 
 async def stream_messages(call: Call) -> StreamingResponse:
-    agent_id, inputs, max_steps, key = await _checked(call)
+    agent_id, inputs, max_steps, key, user_id = await _checked(call)
     runtime, tenant = call.runtime, call.tenant
     # Every refusal before the 200: once the stream starts, an error is only an event.
     await run_in_threadpool(runtime.check_turn, agent_id, inputs, tenant=tenant)
@@ -78,6 +82,7 @@ async def stream_messages(call: Call) -> StreamingResponse:
                 max_steps=max_steps,
                 on_message=lambda _kind, row: put(("message", row)),
                 idempotency_key=key,
+                user_id=user_id,
             )
             put(("done", result))
         except Exception as exc:

@@ -32,6 +32,7 @@ def test_the_root_help_lists_every_command_and_group_in_order(runner: CliRunner)
         "doctor",
         "agents",
         "memory",
+        "memories",
         "archival",
         "keys",
         "jobs",

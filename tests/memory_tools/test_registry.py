@@ -14,6 +14,7 @@ def test_schemas_come_from_signatures_and_docstrings() -> None:
         "archival_memory_insert",
         "archival_memory_search",
         "conversation_search",
+        "memory_search",
     }
     search = schemas["archival_memory_search"]
     assert search["parameters"]["required"] == ["query"]

@@ -13,7 +13,7 @@ from server.app import create_app
 
 @pytest.fixture
 def app(settings: Settings, runtime: Runtime) -> Starlette:
-    return create_app(settings, runtime=runtime, workers=0)
+    return create_app(settings, runtime=runtime, workers=0, extraction=0)
 
 
 @pytest.fixture

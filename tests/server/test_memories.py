@@ -119,3 +119,38 @@ def test_another_tenants_fact_is_not_found(app: Starlette, runtime: Runtime) -> 
         assert client.get("/v1/memories", headers=globex).json()["data"] == []
         mine = client.get(f"/v1/memories/{fact_id}", headers=acme).json()
         assert mine["text"] == "Acme's launch date is May 3"
+
+
+def test_messages_are_ingested_in_the_background_or_waited_for(client: TestClient) -> None:
+    said = {"messages": [{"content": "I moved to Oslo. I love skiing."}], "user_id": "kim"}
+    queued = client.post("/v1/memories", json=said)
+    assert queued.status_code == 202, queued.text
+    ingestion = queued.json()
+    assert ingestion["status"] == "queued" and ingestion["result"] == {}
+    client.app.state.runtime.pipeline.run_once()  # type: ignore[attr-defined]
+    done = client.get(f"/v1/memories/ingestions/{ingestion['id']}").json()
+    assert done["status"] == "done" and len(done["result"]["added"]) == 2
+    waited = client.post(
+        "/v1/memories",
+        json={"messages": [{"content": "I work at Initech."}], "user_id": "kim", "wait": True},
+    )
+    assert waited.status_code == 201 and waited.json()["added"][0]["value"] == "Initech"
+    plain = client.post(
+        "/v1/memories",
+        json={"messages": [{"content": "Locker 42 is Kim's"}], "user_id": "kim", "infer": False},
+    )
+    assert plain.status_code == 201 and plain.json()["added"][0]["text"] == "Locker 42 is Kim's"
+    both = client.post("/v1/memories", json={**said, "facts": [{"text": "x"}]})
+    assert both.status_code == 422 and "one of them" in both.json()["error"]["message"]
+    assert client.get("/v1/memories/ingestions/ext-nope").status_code == 404
+
+
+def test_an_agent_chooses_its_memory_mode(client: TestClient) -> None:
+    made = client.post("/v1/agents", json={"name": "m"}).json()
+    assert made["memory"] == "auto" and made["memory_model"] is None
+    edited = client.patch(
+        f"/v1/agents/{made['id']}", json={"memory": "tools", "memory_model": "offline"}
+    ).json()
+    assert (edited["memory"], edited["memory_model"]) == ("tools", "offline")
+    bad = client.post("/v1/agents", json={"name": "n", "memory": "psychic"})
+    assert bad.status_code == 422

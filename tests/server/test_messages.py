@@ -174,7 +174,7 @@ def test_more_messages_than_a_send_allows_is_413_naming_the_setting(
     settings: Settings, runtime: Runtime
 ) -> None:
     runtime.settings = settings.with_(max_messages_per_send=2)  # the runtime decides
-    app = create_app(runtime.settings, runtime=runtime, workers=0)
+    app = create_app(runtime.settings, runtime=runtime, workers=0, extraction=0)
     with TestClient(app, client=("127.0.0.1", 1)) as client:
         agent_id = new_agent(client)
         three = {"messages": [{"content": "a"}, {"content": "b"}, {"content": "c"}]}

@@ -1,0 +1,63 @@
+"""The facts section of an agent's context: the facts most relevant to the newest user message,
+within a token budget, rendered once per turn. It goes after the conversation so far and before
+that message, so the provider's cached prefix (system prompt and history) stays the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import prompts
+from agent_runtime.core.errors import RecalldError
+from agent_runtime.core.specs import Scope
+from agent_runtime.facts.store import FactMemory
+from agent_runtime.llm.tokens import TokenCounter
+from agent_runtime.storage.tables import Agent
+
+CANDIDATES = 30
+SHARE = 0.1  # of the context window, at most
+
+
+@dataclass(frozen=True)
+class FactsSection:
+    text: str
+    tokens: int
+    count: int
+
+
+def build(
+    facts: FactMemory,
+    counter: TokenCounter,
+    agent: Agent,
+    query: str,
+    user_id: str | None,
+    share: float = SHARE,
+) -> FactsSection | None:
+    """The section for `query` (the newest user message), or None when no fact is found. Only
+    this agent's facts for this user (or for no user) are searched: never another user's."""
+    if not query.strip():
+        return None
+    scope = Scope(user_id=user_id, agent_id=agent.id)
+    try:
+        hits = facts.search(
+            agent.tenant_id, query[:4000], scope, limit=CANDIDATES, exact_scope=True
+        )
+    except RecalldError:
+        return None  # a turn goes on without its facts rather than fail
+    budget = int(agent.context_window * share)
+    used = counter.text(agent.model, prompts.render("facts_section.j2", facts=[]))
+    chosen: list[dict[str, str]] = []
+    for hit in hits:
+        line = {
+            "text": hit.fact.text,
+            "since": hit.fact.valid_at.date().isoformat(),
+            "kind": hit.fact.kind,
+        }
+        cost = counter.text(agent.model, f"- {line['text']} [{line['since']}, {line['kind']}]")
+        if used + cost > budget:
+            break
+        used += cost
+        chosen.append(line)
+    if not chosen:
+        return None
+    text = prompts.render("facts_section.j2", facts=chosen)
+    return FactsSection(text, counter.text(agent.model, text), len(chosen))
