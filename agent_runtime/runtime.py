@@ -140,7 +140,7 @@ class Runtime:
         self.messages = self.recall.messages
         self.import_messages = self.recall.import_messages
         self.search_recall = self.recall.search_recall
-        self.extraction = ExtractionQueue(engine)
+        self.extraction = ExtractionQueue(engine, settings.extraction_lease_seconds)
         self.pipeline = ExtractionPipeline(
             engine,
             self.extraction,

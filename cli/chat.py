@@ -143,9 +143,12 @@ class ChatSession:
         elif name == "/context":
             ctx = self.api.context(agent_id)
             table = Table("part", "tokens", box=None)
-            for part in ("system", "blocks", "summary", "messages", "tools", "total", "window"):
-                table.add_row(part, str(ctx[part]))
+            parts = ("system", "blocks", "summary", "facts", "messages", "tools", "total", "window")
+            for part in parts:
+                table.add_row(part, str(ctx.get(part, 0)))
             self.console.print(table)
+            if ctx.get("facts_text"):
+                self.text(ctx["facts_text"], "")
         elif name == "/prompt":
             self.text(self.api.context(agent_id)["system_prompt"], "(empty)")
         elif name == "/summary":

@@ -46,6 +46,8 @@ class Settings:
     memory_model: str | None = None
     # Extraction pipeline threads per process (recalld serve and recalld worker).
     extraction_threads: int = 1
+    # A batch's claim; a process that dies mid-batch leaves it to another after this long.
+    extraction_lease_seconds: float = 120.0
     # How often the background sweep purges what has expired.
     expiry_sweep_seconds: float = 300.0
     # Where agents' model calls may go once API keys exist (several tenants): base URL prefixes.
@@ -133,6 +135,7 @@ _FIELDS: dict[str, type] = {
     "expiry_sweep_seconds": float,
     "memory_model": str,
     "extraction_threads": int,
+    "extraction_lease_seconds": float,
 }
 
 

@@ -11,8 +11,10 @@ from agent_runtime.core import limits
 from agent_runtime.core.errors import InvalidInput, LimitExceeded
 from agent_runtime.core.specs import FactInput
 from agent_runtime.core.vocabulary import Cardinality, FactKind
+from agent_runtime.core.words import STOP_WORDS
 
 SPACES = re.compile(r"\s+")
+ANCHOR = re.compile(r"[\w'-]+")
 NOT_WORD = re.compile(r"[^0-9a-z]+")
 EDGE_PUNCTUATION = " \t\n.,;:!?\"'()[]"
 ARTICLES = ("the ", "a ", "an ")
@@ -62,6 +64,18 @@ def value_key(value: str) -> str:
     return key
 
 
+def anchors(text: str) -> frozenset[str]:
+    """The words a statement cannot lose and stay itself: names (capitalised), numbers, and
+    one-letter labels. Two statements close in meaning but with other anchors ("Ada owns book
+    A" and "... book B", "lives in Porto" and "... Lisbon") are two facts, not one said twice."""
+    return frozenset(
+        word.casefold()
+        for word in ANCHOR.findall(text)
+        if (word[0].isupper() or any(c.isdigit() for c in word) or len(word) == 1)
+        and word.casefold() not in STOP_WORDS
+    )
+
+
 def cardinality_of(attribute: str, given: str | None) -> Cardinality:
     if given is not None:
         try:
@@ -71,9 +85,31 @@ def cardinality_of(attribute: str, given: str | None) -> Cardinality:
     return Cardinality.SINGLE if attribute in SINGLE_VALUED else Cardinality.MANY
 
 
+# How a slot reads in a statement, where its name alone would not ("Ada allergy peanuts").
+VERBS = {
+    "allergy": "is allergic to",
+    "birthday": "was born on",
+    "born_in": "was born in",
+    "dislikes": "dislikes",
+    "email": "has the email",
+    "employer": "works at",
+    "hometown": "comes from",
+    "job_title": "works as",
+    "name": "is called",
+    "nationality": "is",
+    "occupation": "works as",
+    "partner": "has the partner",
+    "pet": "has the pet",
+    "phone": "has the phone number",
+    "spouse": "is married to",
+    "works_as": "works as",
+    "works_at": "works at",
+}
+
+
 def statement(subject: str, attribute: str, value: str, negates: bool = False) -> str:
     """The text of a slot's fact: "Ada lives in Porto"."""
-    verb = attribute.replace("_", " ")
+    verb = VERBS.get(attribute, attribute.replace("_", " "))
     if negates:
         verb = f"no longer {verb}"
     return " ".join(part for part in (subject.strip(), verb, value.strip()) if part)

@@ -488,6 +488,7 @@ def _erase(session: Session, row: Fact, actor: str, now: datetime) -> int:
     row.text = ""
     row.subject = row.subject_key = ""
     row.value = row.value_key = ""
+    row.attribute = ""
     row.evidence = []
     row.meta = {}
     row.vector = None
@@ -516,7 +517,9 @@ def _record(result: WriteResult, index: int, placed: rules.Placed) -> None:
 
 
 def _near(a: Fact, b: Fact) -> bool:
-    if a.vector is None or b.vector is None:
+    """One fact said twice: statements this close in meaning, with the same names, numbers
+    and labels (slots.anchors)."""
+    if a.vector is None or b.vector is None or slots.anchors(a.text) != slots.anchors(b.text):
         return False
     left = np.frombuffer(a.vector, dtype=np.float32)
     right = np.frombuffer(b.vector, dtype=np.float32)

@@ -3,8 +3,9 @@
 It is not a language model. It drives the memory tools the way a real model would, so the whole
 memory system can be tried and tested offline:
 - a fact the user states about themselves ("my name is…", "I like…") goes into the `human` block;
-- a question is answered from the `human` block if it can be, otherwise by searching archival and
-  recall memory, answering from what the searches return;
+- a question is answered from the remembered facts in its context (automatic memory) or the
+  `human` block if it can be, otherwise by searching archival and recall memory, answering from
+  what the searches return;
 - long pasted text goes to archival memory;
 - in a job, it files the goal in archival memory, reports progress and completes the job;
 - anything else gets a short acknowledgement.
@@ -38,6 +39,28 @@ def _keywords(text: str) -> set[str]:
     )
 
 
+def _related(question: set[str], line: set[str]) -> bool:
+    """Shared words, or words sharing their first four letters ("live" and "lives")."""
+    return bool(question & line) or any(
+        len(q) >= 4 and len(w) >= 4 and q[:4] == w[:4] for q in question for w in line
+    )
+
+
+def _from_facts(messages: list[dict[str, Any]], question: str) -> str:
+    """The remembered facts (automatic memory's section of the context) the question is about."""
+    section = next(
+        (
+            str(m.get("content"))
+            for m in messages
+            if m["role"] == "system" and "<remembered_facts>" in str(m.get("content"))
+        ),
+        "",
+    )
+    wanted = _keywords(question) - {"user"}
+    lines = [line[2:].split(" [")[0] for line in section.splitlines() if line.startswith("- ")]
+    return "; ".join(line for line in lines if _related(wanted, _keywords(line)))
+
+
 class OfflineModel:
     def __init__(self) -> None:
         self._calls = 0
@@ -65,6 +88,9 @@ class OfflineModel:
                 tool_calls=[self._call("archival_memory_insert", {"content": text})],
             )
         if QUESTION.search(text):
+            remembered = _from_facts(messages, text)
+            if remembered:
+                return ChatResponse(content=f"From what I remember: {remembered}")
             known = self._from_core(messages[0]["content"], text)
             if known:
                 return ChatResponse(content=f"From my core memory: {known}")

@@ -230,7 +230,7 @@ def test_facts_come_into_the_next_prompt_and_the_breakdown(
     section = next(
         m for m in messages if m["role"] == "system" and "remembered_facts" in m["content"]
     )
-    assert "user allergy peanuts" in section["content"]
+    assert "user is allergic to peanuts" in section["content"]
     assert messages.index(section) == len(messages) - 2  # just before the newest question
     assert messages[-1]["content"] == "Which allergy do I have?"
     shown = runtime.context(agent, user_id="ada")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from agent_runtime.core.errors import InvalidInput, NotFound
@@ -297,3 +298,28 @@ def test_paged_turns_expire_and_the_sweep_purges_passages(
     assert runtime.expiry.sweep() == {"facts": 0, "passages": 0}  # never twice
     memory = runtime.health(tenant=None)["memory"]
     assert memory["purged_since_start"]["passages"] == 1  # type: ignore[index]
+
+
+class SameVector:
+    """Every text the same vector: only the anchors keep statements apart."""
+
+    name = "same"
+    dimension = 4
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.tile(np.array([1.0, 0, 0, 0], dtype=np.float32), (len(texts), 1))
+
+
+def test_near_duplicates_merge_only_with_the_same_names_and_numbers(runtime: Runtime) -> None:
+    facts = FactMemory(runtime.engine, MemoryIndex(), SameVector, lambda _s, _c: {})
+    books = [FactInput(text=f"Ada owns book {x}") for x in "BCD"]
+    assert len(facts.write("default", books, ADA).added) == 3
+    moves = [lives("Porto", 2020), lives("Lisbon", 2021)]
+    assert len(facts.write("default", moves, ADA).superseded) == 1
+    said = facts.write("default", [FactInput(text="Ada's favourite food is ramen")], ADA)
+    again = facts.write("default", [FactInput(text="Her favourite food: ramen, says Ada's")], ADA)
+    assert [f.id for f in again.merged] == [said.added[0].id]
+    kids = facts.write(
+        "default", [FactInput(text="Mia has 2 kids"), FactInput(text="Mia has 3 kids")], ADA
+    )
+    assert len(kids.added) == 2

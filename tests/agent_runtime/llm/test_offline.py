@@ -34,3 +34,17 @@ def test_the_offline_model_drives_the_memory_tools(tmp_path: Path) -> None:
     reply = runtime.send(agent_id, ["hello there"])
     assert reply.messages[-1].content.startswith("Noted.")
     runtime.close()
+
+
+def test_the_offline_model_answers_from_remembered_facts(tmp_path: Path) -> None:
+    runtime = Runtime(
+        Settings(home=tmp_path), embedder_factory=lambda _n: FakeEmbedder(), index=MemoryIndex()
+    )
+    agent_id = runtime.create_agent(AgentSpec(name="o", memory_ttl=None)).id
+    runtime.send(agent_id, ["I live in Porto"])
+    runtime.send(agent_id, ["Big news, I moved to Lisbon!"])
+    while runtime.pipeline.run_once() is not None:  # the offline rules extract the facts
+        pass
+    answer = runtime.send(agent_id, ["Where do I live now?"]).messages[-1].content
+    assert answer == "From what I remember: user lives in Lisbon"
+    runtime.close()
