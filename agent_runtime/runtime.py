@@ -468,6 +468,7 @@ class Runtime:
             "auth": "api_keys" if self.multi_tenant() else "loopback_only",
             "indexer": self.services.indexer.status(tenant=tenant),
             "memory": self.expiry.status(tenant),
+            "extraction": self.extraction.status(tenant=tenant),
         }
 
     def status(self) -> str:

@@ -373,6 +373,7 @@ class HealthOut(BaseModel):
     auth: str | None = None  # api_keys or loopback_only
     indexer: dict[str, Any] | None = None
     memory: dict[str, Any] | None = None  # facts, and what expired and was purged
+    extraction: dict[str, Any] | None = None  # fact extraction: queued, running, parked, error
 
 
 class IndexFailure(Out):

@@ -169,6 +169,9 @@ def test_malformed_output_is_repaired_once_then_retried_then_parked(
     assert fresh.status == "parked"
     assert runtime.get_agent(agent).memory_error is not None
     assert runtime.extraction.status(tenant="default")["parked"] == 1
+    shown = runtime.health(tenant="default")["extraction"]
+    assert shown["parked"] == 1 and "not JSON" in shown["last_error"]  # type: ignore[index]
+    assert runtime.health(tenant="other")["extraction"]["parked"] == 0  # type: ignore[index]
     # a parked batch blocks nothing behind it
     fake_llm.reply("ok")
     runtime.send(agent, ["I like tea"])
