@@ -398,7 +398,8 @@ class Indexer:
 
 def _hold(session: Session, agent_id: str) -> str | None:
     """Lock the agent's row against deletion until the transaction ends; None if it is gone."""
-    query = select(Agent.id).where(col(Agent.id) == agent_id).with_for_update(key_share=True)
+    query = select(Agent.id).where(col(Agent.id) == agent_id)
+    query = query.with_for_update(read=True, key_share=True)  # FOR KEY SHARE: blocks deletes only
     return session.exec(query).first()
 
 

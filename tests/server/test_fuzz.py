@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from schemathesis.python.asgi import shutdown_lifespans
 from starlette.applications import Starlette
 
-from agent_runtime.core.specs import AgentSpec, BlockSpec, FactInput
+from agent_runtime.core.specs import AgentSpec, BlockSpec, FactInput, MessageInput
 from agent_runtime.llm.scripted import ScriptedLLM, echo_summary
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage import keys
@@ -57,6 +57,7 @@ def world(app: Starlette, runtime: Runtime) -> Iterator[dict[str, Any]]:
     job = runtime.jobs.submit(agent.id, "a goal", tenant=TENANT)
     runtime.jobs.cancel(job.id, tenant=TENANT)  # ended: its event stream ends too
     fact = runtime.facts.write(TENANT, [FactInput(subject="Ada", attribute="likes", value="tea")])
+    ingestion = runtime.ingestion.remember(TENANT, [MessageInput("user", "I like tea")])
     ids = {
         "agent_id": agent.id,
         "label": "human",
@@ -64,6 +65,7 @@ def world(app: Starlette, runtime: Runtime) -> Iterator[dict[str, Any]]:
         "passage_id": passage.id,
         "job_id": job.id,
         "fact_id": fact.added[0].id,
+        "ingestion_id": ingestion.extraction.id if ingestion.extraction else "",
     }
     key = keys.create(runtime.engine, TENANT)
     try:
