@@ -23,7 +23,7 @@ from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.corpus import PASSAGES
 from agent_runtime.retrieval.vector_index import Space, VectorIndex
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import Agent, Passage, utcnow
+from agent_runtime.storage.tables import Agent, Passage, PassageEvent, utcnow
 
 BATCH = 1000
 log = logging.getLogger(__name__)
@@ -104,6 +104,15 @@ class Expiry:
                 session.exec(
                     select(Agent.id).where(col(Agent.id) == agent_id).with_for_update()
                 ).first()
+                session.add_all(  # their audit trail says they expired (not what they said)
+                    PassageEvent(agent_id=agent_id, passage_id=i, event="expired", actor="expiry")
+                    for i in session.exec(
+                        select(Passage.id).where(
+                            col(Passage.agent_id) == agent_id, col(Passage.id).in_(ids)
+                        )
+                    )
+                    if i is not None
+                )
                 gone = session.exec(
                     delete(Passage).where(
                         col(Passage.agent_id) == agent_id, col(Passage.id).in_(ids)

@@ -24,6 +24,7 @@ from agent_runtime.facts import context as facts_context
 from agent_runtime.facts.extraction import ExtractionQueue
 from agent_runtime.facts.pipeline import ExtractionPipeline
 from agent_runtime.facts.store import FactMemory
+from agent_runtime.history import MemoryHistory
 from agent_runtime.ingestion import Ingestion
 from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Usage
@@ -150,6 +151,7 @@ class Runtime:
             settings,
         )
         self.ingestion = Ingestion(self.facts, self.extraction, self.pipeline)
+        self.history = MemoryHistory(self.services, self.facts, self._patch_block)
         self.expiry = Expiry(
             engine, self.facts, index, embedders.get, settings.expiry_sweep_seconds
         )
@@ -386,10 +388,18 @@ class Runtime:
             block = blocks_.by_label(session, agent_id, label)
             return self._patch_block(session, block, patch)
 
-    def _patch_block(self, session: Session, block: Block, patch: BlockPatch) -> Block:
+    def _patch_block(
+        self,
+        session: Session,
+        block: Block,
+        patch: BlockPatch,
+        actor: str = "api",
+        restored_from: int | None = None,
+    ) -> Block:
         blocks_.apply_patch(block, patch)
         session.add(block)
         session.flush()
+        blocks_.record(session, block, actor, restored_from=restored_from)
         for agent_id in blocks_.agents_of(session, block.id):
             agent = session.get(Agent, agent_id)
             if agent is not None:

@@ -18,7 +18,7 @@ from agent_runtime.embedding import Embedder
 from agent_runtime.memory import agents as agents_
 from agent_runtime.memory import messages as messages_
 from agent_runtime.memory import tags as tags_
-from agent_runtime.memory.passages import check_text
+from agent_runtime.memory.passages import audit, check_text
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.corpus import PASSAGES
 from agent_runtime.retrieval.vector_index import Space
@@ -93,6 +93,8 @@ class ArchivalMemory(_Store):
             if expires_at is not None:
                 passage.expires_at = _aware(expires_at)
             session.add(passage)
+            session.flush()
+            audit(session, passage, "inserted", "api")
             agent.passage_count += 1
             session.add(agent)
         self.services.indexer.schedule(agent_id)
@@ -108,6 +110,7 @@ class ArchivalMemory(_Store):
     ) -> int:
         """Bulk insert in one transaction, then one indexing pass. `origin="paged"` files them as
         paging does (conversation turns in order, each with the turn before as its prior)."""
+        added: list[Passage] = []
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             for item in items:
@@ -124,6 +127,10 @@ class ArchivalMemory(_Store):
                 if item.expires_at is not None:
                     passage.expires_at = _aware(item.expires_at)
                 session.add(passage)
+                added.append(passage)
+            session.flush()
+            for passage in added:
+                audit(session, passage, "inserted", "api")
             agent.passage_count += len(items)
             session.add(agent)
         self.services.indexer.schedule(agent_id)
@@ -181,6 +188,7 @@ class ArchivalMemory(_Store):
             passage = session.get(Passage, passage_id)
             if passage is None or passage.agent_id != agent_id:
                 raise NotFound(f"passage {passage_id} not found")
+            audit(session, passage, "deleted", "api")
             session.delete(passage)
             agent.passage_count = max(agent.passage_count - 1, 0)
             session.add(agent)

@@ -165,6 +165,25 @@ class RecalldClient:
     def edit_block(self, agent_id: str, label: str, **fields: Any) -> JSON:
         return self._request("PATCH", f"/v1/agents/{agent_id}/blocks/{label}", json=fields)
 
+    def block_history(
+        self, agent_id: str, label: str, limit: int = 50, before: int | None = None
+    ) -> JSON:
+        return self._request(
+            "GET",
+            f"/v1/agents/{agent_id}/blocks/{label}/history",
+            params=self._params(limit=limit, before=before),
+        )
+
+    def restore_block(self, agent_id: str, label: str, version: int) -> JSON:
+        return self._request(
+            "POST", f"/v1/agents/{agent_id}/blocks/{label}/restore", json={"version": version}
+        )
+
+    def memory_as_of(self, agent_id: str, as_of: str) -> JSON:
+        return self._request(
+            "GET", f"/v1/agents/{agent_id}/memory", params=self._params(as_of=as_of)
+        )
+
     def context(self, agent_id: str) -> JSON:
         return self._request("GET", f"/v1/agents/{agent_id}/context")
 

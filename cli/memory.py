@@ -63,3 +63,51 @@ def edit(
         as_json,
         lambda: out.print(f"{label}: {block['size']}/{block['limit']} characters", markup=False),
     )
+
+
+@app.command("history")
+def history(
+    ctx: typer.Context,
+    agent: str,
+    label: str,
+    limit: int = typer.Option(20, help="Versions to show, newest first."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every version of a block, newest first, and who wrote it."""
+    options = Options.of(ctx)
+    with options.client() as api, friendly(options.debug):
+        found = api.find_agent(agent)
+        versions = api.block_history(found["id"], label, limit=limit)["data"]
+
+    def human() -> None:
+        for v in versions:
+            who = v["actor"] + (f" (turn {v['turn_id']})" if v.get("turn_id") else "")
+            restored = f", restored v{v['restored_from']}" if v.get("restored_from") else ""
+            out.print(
+                f"[bold]v{v['version']}[/bold] {v['created_at'][:19]} {escape(who)}{restored}"
+            )
+            out.print(v["value"] or "(empty)", markup=False)
+
+    emit(versions, as_json, human)
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    agent: str,
+    label: str,
+    version: int,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Bring a block back to an earlier version's value (as a new version)."""
+    options = Options.of(ctx)
+    with options.client() as api, friendly(options.debug):
+        found = api.find_agent(agent)
+        done = api.restore_block(found["id"], label, version)
+    emit(
+        done,
+        as_json,
+        lambda: out.print(
+            f"{label}: restored v{version} as v{done['version']['version']}", markup=False
+        ),
+    )

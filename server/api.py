@@ -120,14 +120,10 @@ def routes(operations: list[Operation], settings: Settings) -> list[Route]:
         if op.method in methods:
             raise ValueError(f"{op.method} {op.path} is declared twice")
         methods[op.method] = op
-    # A path without parameters may also match another's parameter (/v1/memories/search and
-    # /v1/memories/{fact_id}): a method the first does not allow must get its 405, not be
-    # taken for the second.
-    fixed = {path: sorted(m) for path, m in by_path.items() if not PATH_PARAM.search(path)}
     return [
         Route(
             path,
-            _endpoint(methods, settings, fixed if PATH_PARAM.search(path) else {}),
+            _endpoint(methods, settings, _shadowing(path, by_path)),
             methods=list(methods),
             name=path,
         )
@@ -135,15 +131,38 @@ def routes(operations: list[Operation], settings: Settings) -> list[Route]:
     ]
 
 
+def _shadowing(
+    path: str, by_path: dict[str, dict[str, Operation]]
+) -> list[tuple[re.Pattern[str], list[str]]]:
+    """The paths more literal than `path` that a request for it may also match
+    (/v1/memories/search for /v1/memories/{fact_id}), with their methods: a method such a path
+    does not allow gets its 405 there, instead of being taken for a parameter here."""
+    mine = path.split("/")
+    out = []
+    for other, methods in by_path.items():
+        theirs = other.split("/")
+        if other == path or len(theirs) != len(mine):
+            continue
+        pairs = list(zip(mine, theirs, strict=True))
+        if all(a == b or PATH_PARAM.fullmatch(a) for a, b in pairs) and any(
+            PATH_PARAM.fullmatch(a) and not PATH_PARAM.fullmatch(b) for a, b in pairs
+        ):
+            segments = ("[^/]+" if PATH_PARAM.fullmatch(b) else re.escape(b) for b in theirs)
+            out.append((re.compile("/".join(segments)), sorted(methods)))
+    return out
+
+
 def _endpoint(
-    methods: dict[str, Operation], settings: Settings, fixed: dict[str, list[str]]
+    methods: dict[str, Operation],
+    settings: Settings,
+    shadowing: list[tuple[re.Pattern[str], list[str]]],
 ) -> Callable[..., Any]:
     async def endpoint(request: Request) -> Response:
-        allowed = fixed.get(request.url.path)
-        if allowed is not None:  # routed here only because that path refused the method
-            return await http_error(
-                request, HTTPException(405, headers={"Allow": ", ".join(allowed)})
-            )
+        for pattern, allowed in shadowing:
+            if pattern.fullmatch(request.url.path):  # routed here: that path refused the method
+                return await http_error(
+                    request, HTTPException(405, headers={"Allow": ", ".join(allowed)})
+                )
         op = methods["GET" if request.method == "HEAD" else request.method]
         try:
             return await serve(op, request, settings)

@@ -25,6 +25,7 @@ from server.routes import (
     archival,
     blocks,
     health,
+    history,
     indexing,
     jobs,
     memories,
@@ -44,6 +45,7 @@ OPERATIONS: list[api.Operation] = [
     *indexing.operations,
     *jobs.operations,
     *memories.operations,
+    *history.operations,
 ]
 
 

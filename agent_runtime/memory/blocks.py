@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from agent_runtime.core.limits import MAX_BLOCK_DESCRIPTION_CHARS, MAX_BLOCK_LIMIT, MAX_LABEL_CHARS
 from agent_runtime.core.specs import BlockPatch, BlockSpec
-from agent_runtime.storage.tables import AgentBlock, Block, utcnow
+from agent_runtime.storage.tables import AgentBlock, Block, BlockVersion, utcnow
 
 LABEL = re.compile(rf"[a-z][a-z0-9_]{{0,{MAX_LABEL_CHARS - 1}}}")  # matched whole: no "\n"
 
@@ -42,7 +43,11 @@ def check_description(description: str) -> None:
 
 
 def create(
-    session: Session, tenant_id: str, spec: BlockSpec, owner_agent_id: str | None = None
+    session: Session,
+    tenant_id: str,
+    spec: BlockSpec,
+    owner_agent_id: str | None = None,
+    actor: str = "api",
 ) -> Block:
     validate(spec)
     block = Block(
@@ -56,7 +61,70 @@ def create(
         read_only=spec.read_only,
     )
     session.add(block)
+    session.flush()
+    record(session, block, actor)
     return block
+
+
+def record(
+    session: Session,
+    block: Block,
+    actor: str,
+    *,
+    agent_id: str | None = None,
+    turn_id: str | None = None,
+    restored_from: int | None = None,
+) -> BlockVersion:
+    """The block as it now is, as its next version (in the caller's transaction, which has
+    already written the block: on PostgreSQL that row lock orders concurrent versions)."""
+    last = session.exec(
+        select(func.max(BlockVersion.version)).where(BlockVersion.block_id == block.id)
+    ).one()
+    version = BlockVersion(
+        block_id=block.id,
+        version=(last or 0) + 1,
+        value=block.value,
+        limit=block.limit,
+        description=block.description,
+        read_only=block.read_only,
+        actor=actor,
+        agent_id=agent_id,
+        turn_id=turn_id,
+        restored_from=restored_from,
+    )
+    session.add(version)
+    return version
+
+
+def versions(
+    session: Session, block_id: str, *, limit: int, before: int | None = None
+) -> list[BlockVersion]:
+    """A block's versions, newest first; `before` pages back from a version."""
+    query = select(BlockVersion).where(BlockVersion.block_id == block_id)
+    if before is not None:
+        query = query.where(col(BlockVersion.version) < before)
+    return list(session.exec(query.order_by(col(BlockVersion.version).desc()).limit(limit)))
+
+
+def version(session: Session, block_id: str, number: int) -> BlockVersion:
+    found = session.exec(
+        select(BlockVersion).where(
+            BlockVersion.block_id == block_id, BlockVersion.version == number
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"block {block_id!r} has no version {number}")
+    return found
+
+
+def as_of(session: Session, block_id: str, moment: datetime) -> BlockVersion | None:
+    """The version a block had at `moment` (None: it did not exist yet)."""
+    return session.exec(
+        select(BlockVersion)
+        .where(BlockVersion.block_id == block_id, col(BlockVersion.created_at) <= moment)
+        .order_by(col(BlockVersion.version).desc())
+        .limit(1)
+    ).first()
 
 
 def get(session: Session, tenant_id: str, block_id: str) -> Block:

@@ -20,6 +20,7 @@ from agent_runtime.core.vocabulary import Origin
 from agent_runtime.llm import LLM, ChatRequest
 from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.memory import messages as messages_
+from agent_runtime.memory import passages as passages_
 from agent_runtime.memory.window import latest_summary, refresh_system
 from agent_runtime.storage.tables import Agent, Message, Passage, Summary, utcnow
 
@@ -139,13 +140,14 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
     # not rank "[called core_memory_append(...)]" beside it. Tool calls and results stay in
     # recall memory (conversation_search with roles=["tool"]).
     before = messages_.spoken_before(session, plan.evict[0])
+    filed: list[Passage] = []
     days = plan.lifetime_days
     expires_at = None if days is None else utcnow() + timedelta(days=days)
     for message in plan.evict:
         if message.role not in messages_.SPOKEN or not message.content:
             continue
         text = f"{message.role}: {message.content}"
-        session.add(
+        filed.append(
             Passage(
                 agent_id=agent.id,
                 text=text,
@@ -157,9 +159,12 @@ def apply(session: Session, agent: Agent, plan: Plan, counter: TokenCounter) -> 
                 expires_at=expires_at,
             )
         )
+        session.add(filed[-1])
         agent.passage_count += 1
         before = text
     session.flush()
+    for passage in filed:
+        passages_.audit(session, passage, "inserted", "paging")
     refresh_system(session, agent, counter)
 
 

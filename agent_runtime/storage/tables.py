@@ -331,3 +331,39 @@ class Extraction(SQLModel, table=True):
     model_calls: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class BlockVersion(SQLModel, table=True):
+    """A core memory block as each change left it, numbered from 1, with who made the change.
+    Written in the change's own transaction; never rewritten (an undo is a new version)."""
+
+    __tablename__ = "block_version"
+    __table_args__ = (Index("ux_block_version", "block_id", "version", unique=True),)
+    id: int | None = Field(default=None, primary_key=True)
+    block_id: str = Field(foreign_key="block.id", ondelete="CASCADE")
+    version: int
+    value: str = Field(default="", sa_column=Column(Text, nullable=False))
+    limit: int
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    read_only: bool = False
+    # agent (its own tool), api, import, migration; with the agent and turn for an agent's edit
+    actor: str = "api"
+    agent_id: str | None = None
+    turn_id: str | None = None
+    restored_from: int | None = None  # the version a restore brought back
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PassageEvent(SQLModel, table=True):
+    """Archival memory's audit trail: each passage inserted or deleted, and by whom."""
+
+    __tablename__ = "passage_event"
+    __table_args__ = (Index("ix_passage_event_agent", "agent_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(foreign_key="agent.id", ondelete="CASCADE")
+    passage_id: int
+    event: str  # inserted, deleted, expired
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    actor: str = "api"
+    turn_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)

@@ -27,10 +27,11 @@ from agent_runtime.llm import LLM, ChatRequest, ChatResponse, ToolCall, Usage
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
 from agent_runtime.memory import paging
+from agent_runtime.memory import passages as passages_
 from agent_runtime.memory import window as context_window
 from agent_runtime.retrieval.search import Searcher
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import Agent, Message
+from agent_runtime.storage.tables import Agent, Block, Message
 from agent_runtime.turns import idempotency
 from agent_runtime.turns.leases import Lease
 from agent_runtime.turns.services import Services
@@ -250,6 +251,14 @@ class TurnRunner:
                 row.tokens = self.s.counter.message(agent.model, messages_.to_openai(row))
                 session.add(row)
             agent.message_count += len(new)
+            for block_id in sorted(memory.changed_blocks):
+                block = session.get(Block, block_id)
+                if block is not None:
+                    blocks_.record(
+                        session, block, "agent", agent_id=agent_id, turn_id=result.turn_id
+                    )
+            for passage in memory.inserted:
+                passages_.audit(session, passage, "inserted", "agent", turn_id=result.turn_id)
             if memory.changed:
                 self._refresh_prompts(session, agent, memory.changed_blocks)
             session.add(agent)

@@ -44,6 +44,7 @@ class AgentMemory:
         self.embedder = embedder
         self.changed = False
         self.changed_blocks: set[str] = set()
+        self.inserted: list[Passage] = []  # for archival memory's audit trail
 
     def _block(self, label: str) -> Block:
         try:
@@ -73,6 +74,7 @@ class AgentMemory:
             passage.created_at = created_at
         self.session.add(passage)
         self.session.flush()
+        self.inserted.append(passage)
         self.agent.passage_count += 1
         self._touch()
         assert passage.id is not None
