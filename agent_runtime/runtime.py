@@ -6,13 +6,14 @@ Every method takes the caller's tenant; another tenant's agent or block is simpl
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from agent_runtime import exporter
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.core.limits import MAX_STEPS_LIMIT
 from agent_runtime.core.settings import Settings
@@ -25,6 +26,7 @@ from agent_runtime.facts.extraction import ExtractionQueue
 from agent_runtime.facts.pipeline import ExtractionPipeline
 from agent_runtime.facts.store import FactMemory
 from agent_runtime.history import MemoryHistory
+from agent_runtime.importer import Importer
 from agent_runtime.ingestion import Ingestion
 from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Usage
@@ -152,6 +154,7 @@ class Runtime:
         )
         self.ingestion = Ingestion(self.facts, self.extraction, self.pipeline)
         self.history = MemoryHistory(self.services, self.facts, self._patch_block)
+        self.importer = Importer(self.services, self.facts, self._check_model)
         self.expiry = Expiry(
             engine, self.facts, index, embedders.get, settings.expiry_sweep_seconds
         )
@@ -194,6 +197,10 @@ class Runtime:
     def sweep(self) -> int:
         """Index whatever a crash left waiting for its vectors (run once at start)."""
         return self.services.indexer.sweep() + self.facts.index_pending()
+
+    def export_agent(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> Iterator[str]:
+        """The agent's document (agent_file.AgentDocument), as JSON text in pieces."""
+        return exporter.export(self.engine, tenant, agent_id)
 
     def _check_memory_model(self, model: str | None) -> None:
         if model is not None and model != "offline":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import typer
 
@@ -110,3 +112,76 @@ def delete(
         with friendly(options.debug):
             api.delete_agent(found["id"])
     out.print(f"deleted {found['id']}")
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    agent: str,
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write (JSON)."),
+) -> None:
+    """Write an agent, with all its memory, to one JSON document."""
+    options = Options.of(ctx)
+    written = 0
+    with options.client() as api, friendly(options.debug):
+        found = api.find_agent(agent)
+        partial = output.with_name(output.name + ".part")
+        with partial.open("wb") as file:
+            for piece in api.export_agent(found["id"]):
+                file.write(piece)
+                written += len(piece)
+        partial.replace(output)  # a broken download never passes for an export
+    out.print(f"exported {found['name']} to {output} ({written:,} bytes)", markup=False)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    name: str | None = typer.Option(None, help="A name for the new agent."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create an agent from an export, or from a Letta agent file (.af); a Mem0 memory export
+    becomes facts. The format is told from the file."""
+    options = Options.of(ctx)
+    try:
+        document = json.loads(file.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        err.print(f"error: {file} is not JSON ({exc})", markup=False)
+        raise typer.Exit(2) from exc
+    kind = _kind(document)
+    if kind is None:
+        err.print(
+            f"error: {file} is not a recalld export, a Letta agent file or a Mem0 export",
+            markup=False,
+        )
+        raise typer.Exit(2)
+    out.print(f"importing {kind} from {file} ({file.stat().st_size:,} bytes)…", markup=False)
+    with options.client() as api, friendly(options.debug):
+        if kind == "Mem0 export":
+            done = api.import_mem0(document)
+        else:
+            done = api.import_agent(document, name=name, letta=kind == "Letta agent file")
+
+    def human() -> None:
+        if kind == "Mem0 export":
+            out.print(f"{done['memories']} memories → {done['facts']} facts", markup=False)
+            return
+        counts = ", ".join(f"{n} {k}" for k, n in done["counts"].items())
+        out.print(
+            f"created {done['agent']['name']} ({done['agent']['id']}): {counts}", markup=False
+        )
+        for line in done["skipped"]:
+            out.print(f"  skipped: {line}", markup=False)
+
+    emit(done, as_json, human)
+
+
+def _kind(document: object) -> str | None:
+    if isinstance(document, list) or (isinstance(document, dict) and "results" in document):
+        return "Mem0 export"
+    if isinstance(document, dict) and document.get("format") == "recalld.agent":
+        return "recalld export"
+    if isinstance(document, dict) and "llm_config" in document:
+        return "Letta agent file"
+    return None

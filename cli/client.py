@@ -147,6 +147,29 @@ class RecalldClient:
                 0, "unreachable", f"cannot reach the recalld server at {self.url} ({exc})"
             ) from exc
 
+    def export_agent(self, agent_id: str) -> Iterator[bytes]:
+        """The agent's document, in pieces as the server streams it."""
+        try:
+            with self._http.stream("GET", f"/v1/agents/{agent_id}/export") as response:
+                if response.status_code >= 400:
+                    response.read()
+                    _result(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise ApiError(
+                0, "unreachable", f"cannot reach the recalld server at {self.url} ({exc})"
+            ) from exc
+
+    def import_agent(self, document: Any, name: str | None = None, letta: bool = False) -> JSON:
+        """Create an agent from a recalld export, or with `letta` from a Letta agent file."""
+        path = "/v1/agents/import/letta" if letta else "/v1/agents/import"
+        return self._request("POST", path, json=document, params=self._params(name=name))
+
+    def import_mem0(self, export: Any) -> JSON:
+        """A Mem0 memory export (`{"results": [...]}` or a bare list) as facts."""
+        body = {"results": export} if isinstance(export, list) else export
+        return self._request("POST", "/v1/memories/import", json=body)
+
     def messages(self, agent_id: str, limit: int = 50, before: int | None = None) -> JSON:
         return self._request(
             "GET",

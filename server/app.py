@@ -31,6 +31,7 @@ from server.routes import (
     memories,
     messages,
     recall,
+    transfer,
 )
 
 log = logging.getLogger("recalld.server")
@@ -46,6 +47,7 @@ OPERATIONS: list[api.Operation] = [
     *jobs.operations,
     *memories.operations,
     *history.operations,
+    *transfer.operations,
 ]
 
 
