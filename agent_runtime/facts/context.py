@@ -38,6 +38,8 @@ def build(
         return None
     scope = Scope(user_id=user_id, agent_id=agent.id)
     try:
+        if not facts.any_current(agent.tenant_id, scope, exact_scope=True):
+            return None  # nothing to bring: no query embedding on the reply path
         hits = facts.search(
             agent.tenant_id, query[:4000], scope, limit=CANDIDATES, exact_scope=True
         )

@@ -31,6 +31,7 @@ PREFIX = "f"
 # Dense hits are filtered in SQL after the index (it holds no validity): ask for this many more.
 OVERFETCH = 4
 PENDING_SCORED = 256  # facts not yet in the index, scored in memory from their stored vectors
+SMALL = 200  # a search over at most this many facts scores them all in memory
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,16 @@ class FactSearch:
         want = max(self.fusion.candidates, limit * 2)
         vector = embedder.embed([query])[0]
         keyword_ids = self._keyword(session, query, conditions, want)
-        try:
-            dense_ids = self._dense(
-                session, embedder, tenant, vector, conditions, vector_fields, want
-            )
-        except RecalldError:  # a broken index must not break search: keywords still find
-            dense_ids = [i for i, _s in self._pending(session, vector, conditions)]
+        few = self._few(session, vector, conditions)
+        if few is not None:  # a small scope: every candidate scored here, no index query
+            dense_ids = few[:want]
+        else:
+            try:
+                dense_ids = self._dense(
+                    session, embedder, tenant, vector, conditions, vector_fields, want
+                )
+            except RecalldError:  # a broken index must not break search: keywords still find
+                dense_ids = [i for i, _s in self._pending(session, vector, conditions)]
         scores = fuse_scores(
             [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
             self.fusion.k,
@@ -194,6 +199,18 @@ class FactSearch:
             kept.add(id_)
         ordered = sorted(kept, key=lambda i: (distance.get(i, 2.0), i))
         return ordered[:limit]
+
+    def _few(
+        self, session: Session, vector: np.ndarray, conditions: Sequence[ColumnElement[bool]]
+    ) -> list[int] | None:
+        """When at most `SMALL` facts meet the conditions (an agent's facts about its user,
+        typically), all of them by meaning from their stored vectors: cheaper than the index's
+        round trip, and exact. None for a larger set."""
+        rows = session.exec(select(Fact.id, Fact.vector).where(*conditions).limit(SMALL + 1)).all()
+        if len(rows) > SMALL:
+            return None
+        scored = [(int(i), _cosine(vector, v)) for i, v in rows if i is not None and v]
+        return [i for i, _s in sorted(scored, key=lambda p: (-p[1], p[0]))]
 
     def _pending(
         self,

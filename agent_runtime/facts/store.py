@@ -100,8 +100,27 @@ class FactMemory:
         runs in that transaction before it commits (extraction marks its batch done there)."""
         if not facts and also is None:
             raise InvalidInput("write at least one fact", field="facts")
-        if len(facts) > MAX_FACTS_PER_WRITE:
-            raise LimitExceeded(f"at most {MAX_FACTS_PER_WRITE} facts per write", field="facts")
+        with transaction(self.engine) as session:
+            result = self.write_in(session, tenant, facts, scope, actor=actor)
+            if also is not None:
+                also(session, result)
+        self._index(tenant, result.added)
+        return result
+
+    def write_in(
+        self,
+        session: Session,
+        tenant: str,
+        facts: Sequence[FactInput],
+        scope: Scope = NO_SCOPE,
+        *,
+        actor: str = "api",
+        most: int = MAX_FACTS_PER_WRITE,
+    ) -> WriteResult:
+        """`write` in the caller's transaction (an import's); the caller indexes the facts
+        after its commit (`index_pending`)."""
+        if len(facts) > most:
+            raise LimitExceeded(f"at most {most} facts per write", field="facts")
         for i, fact in enumerate(facts):
             try:
                 slots.check(fact)
@@ -116,30 +135,26 @@ class FactMemory:
         space = Space.of(embedder, tenant, CORPUS)
         result = WriteResult()
         written: list[Fact] = []
-        with transaction(self.engine) as session:
-            if scope.agent_id is not None:
-                _check_agent(session, tenant, scope.agent_id)
-            lifetimes = self.lifetimes(session, scope)
-            for i, (fact, row, vector) in enumerate(zip(facts, rows, vectors, strict=True)):
-                row.vector = np.asarray(vector, dtype=np.float32).tobytes()
-                row.expires_at = slots.expires_at(fact, slots.kind_of(fact.kind), now, lifetimes)
-                _lock_slot(session, row)
-                neighbours = set() if row.attribute else self._neighbours(space, row, written)
-                placed = rules.place(
-                    session,
-                    row,
-                    negates=fact.negates,
-                    near=_near,
-                    actor=actor,
-                    now=now,
-                    neighbours=neighbours,
-                )
-                _record(result, i, placed)
-                if placed.outcome == "added":
-                    written.append(row)
-            if also is not None:
-                also(session, result)
-        self._index(tenant, written)
+        if scope.agent_id is not None:
+            _check_agent(session, tenant, scope.agent_id)
+        lifetimes = self.lifetimes(session, scope)
+        for i, (fact, row, vector) in enumerate(zip(facts, rows, vectors, strict=True)):
+            row.vector = np.asarray(vector, dtype=np.float32).tobytes()
+            row.expires_at = slots.expires_at(fact, slots.kind_of(fact.kind), now, lifetimes)
+            _lock_slot(session, row)
+            neighbours = set() if row.attribute else self._neighbours(space, row, written)
+            placed = rules.place(
+                session,
+                row,
+                negates=fact.negates,
+                near=_near,
+                actor=actor,
+                now=now,
+                neighbours=neighbours,
+            )
+            _record(result, i, placed)
+            if placed.outcome == "added":
+                written.append(row)
         return result
 
     def _row(self, tenant: str, fact: FactInput, scope: Scope, now: datetime) -> Fact:
@@ -317,6 +332,15 @@ class FactMemory:
             query = query.where(col(Fact.id) > after)
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query.order_by(col(Fact.id)).limit(limit)))
+
+    def any_current(self, tenant: str, scope: Scope, *, exact_scope: bool = False) -> bool:
+        """Whether the scope holds a fact true now: a turn with none skips its facts search."""
+        conditions = [
+            *scope_conditions(tenant, scope, exact_scope),
+            *Validity().conditions(self.clock()),
+        ]
+        with Session(self.engine) as session:
+            return session.exec(select(Fact.id).where(*conditions).limit(1)).first() is not None
 
     def get(self, tenant: str, fact_id: int) -> Fact:
         with Session(self.engine, expire_on_commit=False) as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -108,6 +109,17 @@ class TurnRunner:
     ) -> TurnResult:
         """Run a turn for an agent whose lease the caller holds."""
         result = TurnResult(turn_id=options.turn_id or "turn-" + uuid.uuid4().hex)
+        with Session(self.s.engine) as session:
+            agent = session.get(Agent, agent_id)
+            assert agent is not None
+            max_steps = options.max_steps or agent.max_steps
+        facts: Future[FactsSection | None] | None = None
+        if agent.memory == MemoryMode.AUTO and inputs:
+            # The facts search needs only the text: it runs while the inputs are committed.
+            newest = next((c for r, c in reversed(inputs) if r == "user"), "")
+            facts = self.s.searcher.pool.submit(
+                facts_context.build, self.s.facts, self.s.counter, agent, newest, options.user_id
+            )
         if inputs:
             result.messages += self._record_inputs(
                 agent_id, result.turn_id, inputs, lease, options.idempotency_key
@@ -115,16 +127,9 @@ class TurnRunner:
             result.first_id = result.messages[0].id
             self._emit(options, result.messages)
         tools = options.tools or self.s.tools
-        with Session(self.s.engine) as session:
-            agent = session.get(Agent, agent_id)
-            assert agent is not None
-            max_steps = options.max_steps or agent.max_steps
         llm = self.s.llm_for(agent.model)
-        if agent.memory == MemoryMode.AUTO and inputs:
-            newest = next((c for r, c in reversed(inputs) if r == "user"), "")
-            result.facts = facts_context.build(
-                self.s.facts, self.s.counter, agent, newest, options.user_id
-            )
+        if facts is not None:
+            result.facts = facts.result()
         try:
             while True:
                 if options.cancelled():
