@@ -33,12 +33,14 @@ from agent_runtime.runtime import Runtime  # noqa: E402
 TEXT = "Ada told me about her week: the locker code, the move, the marathon plan. " * 3
 
 
-def runtime(home: Path) -> Runtime:
+def runtime(home: Path, background: bool = False) -> Runtime:
+    """`background`: vectors are made by the indexer thread, as in a server, not in the
+    import's own time."""
     return Runtime(
         Settings(home=home),
         embedder_factory=lambda _n: FakeEmbedder(),
         index=MemoryIndex(),
-        background_indexing=False,
+        background_indexing=background,
     )
 
 
@@ -61,7 +63,7 @@ def one(root: Path, messages: int) -> dict[str, object]:
     tracemalloc.stop()
     size = path.stat().st_size
     source.close()
-    target = runtime(root / "target")
+    target = runtime(root / "target", background=True)
     tracemalloc.start()
     t = time.perf_counter()
     document = AgentDocument.model_validate_json(path.read_bytes())
