@@ -241,12 +241,13 @@ def step_times(
         if kind == "tools":
             continue
         extra = statistics.median(values) - tools_p50
-        search = statistics.median(parts[kind]["search"])
+        # a scope with no facts skips the search: nothing to time then
+        search = statistics.median(parts[kind]["search"] or [0.0])
         rows[kind] |= {
             "extra_over_tools_ms": round(extra * 1000, 2),
             "facts_search_in_turn_p50_ms": ms(parts[kind]["search"], 50),
             "queue_row_p50_ms": ms(parts[kind]["queue"], 50),
-            "search_share_of_extra": round(search / extra, 2) if extra > 0 else None,
+            "search_share_of_extra": round(search / extra, 2) if extra > 0 and search else None,
             "facts_section_alone_p50_ms": ms(alone[kind][warmup:], 50),
             "facts_in_section_p50": statistics.median(sections[kind]),
         }

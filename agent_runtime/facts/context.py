@@ -11,9 +11,10 @@ from agent_runtime.core.errors import RecalldError
 from agent_runtime.core.specs import Scope
 from agent_runtime.facts.store import FactMemory
 from agent_runtime.llm.tokens import TokenCounter
-from agent_runtime.storage.tables import Agent
+from agent_runtime.storage.tables import Agent, Fact
 
 CANDIDATES = 30
+FEW = 60  # a scope with at most this many facts, all fitting the budget, is shown whole
 SHARE = 0.1  # of the context window, at most
 
 
@@ -37,22 +38,29 @@ def build(
     if not query.strip():
         return None
     scope = Scope(user_id=user_id, agent_id=agent.id)
+    budget = int(agent.context_window * share)
     try:
-        if not facts.any_current(agent.tenant_id, scope, exact_scope=True):
-            return None  # nothing to bring: no query embedding on the reply path
-        hits = facts.search(
-            agent.tenant_id, query[:4000], scope, limit=CANDIDATES, exact_scope=True
-        )
+        # A scope whose facts all fit needs no ranking by meaning (no query embedding on the
+        # reply path): all of them, those sharing the message's words first, then the newest.
+        found = facts.few(agent.tenant_id, query[:4000], scope, most=FEW)
+        if found is not None and _fits(found, counter, agent.model, budget):
+            ranked = found
+        elif found == []:
+            return None
+        else:
+            hits = facts.search(
+                agent.tenant_id, query[:4000], scope, limit=CANDIDATES, exact_scope=True
+            )
+            ranked = [h.fact for h in hits]
     except RecalldError:
         return None  # a turn goes on without its facts rather than fail
-    budget = int(agent.context_window * share)
     used = counter.text(agent.model, prompts.render("facts_section.j2", facts=[]))
     chosen: list[dict[str, str]] = []
-    for hit in hits:
+    for fact in ranked:
         line = {
-            "text": hit.fact.text,
-            "since": hit.fact.valid_at.date().isoformat(),
-            "kind": hit.fact.kind,
+            "text": fact.text,
+            "since": fact.valid_at.date().isoformat(),
+            "kind": fact.kind,
         }
         cost = counter.text(agent.model, f"- {line['text']} [{line['since']}, {line['kind']}]")
         if used + cost > budget:
@@ -63,3 +71,12 @@ def build(
         return None
     text = prompts.render("facts_section.j2", facts=chosen)
     return FactsSection(text, counter.text(agent.model, text), len(chosen))
+
+
+def _fits(found: list[Fact], counter: TokenCounter, model: str, budget: int) -> bool:
+    lines = [f"- {f.text} [{f.valid_at.date().isoformat()}, {f.kind}]" for f in found]
+    return (
+        counter.text(model, prompts.render("facts_section.j2", facts=[]))
+        + counter.text(model, "\n".join(lines))
+        <= budget
+    )

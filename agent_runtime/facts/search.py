@@ -111,7 +111,7 @@ class FactSearch:
         validity and filters, all in SQL); `vector_fields` are the ones the index applies."""
         want = max(self.fusion.candidates, limit * 2)
         vector = embedder.embed([query])[0]
-        keyword_ids = self._keyword(session, query, conditions, want)
+        keyword_ids = self.keyword(session, query, conditions, want)
         few = self._few(session, vector, conditions)
         if few is not None:  # a small scope: every candidate scored here, no index query
             dense_ids = few[:want]
@@ -145,7 +145,7 @@ class FactSearch:
                 break
         return hits
 
-    def _keyword(
+    def keyword(
         self,
         session: Session,
         query: str,

@@ -333,14 +333,29 @@ class FactMemory:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query.order_by(col(Fact.id)).limit(limit)))
 
-    def any_current(self, tenant: str, scope: Scope, *, exact_scope: bool = False) -> bool:
-        """Whether the scope holds a fact true now: a turn with none skips its facts search."""
+    def few(self, tenant: str, query: str, scope: Scope, *, most: int) -> list[Fact] | None:
+        """Every fact true now in exactly this scope, if there are at most `most`: those
+        sharing the query's words first (best first), then the newest. None for more."""
         conditions = [
-            *scope_conditions(tenant, scope, exact_scope),
+            *scope_conditions(tenant, scope, exact=True),
             *Validity().conditions(self.clock()),
         ]
-        with Session(self.engine) as session:
-            return session.exec(select(Fact.id).where(*conditions).limit(1)).first() is not None
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = list(
+                session.exec(
+                    select(Fact)
+                    .where(*conditions)
+                    .order_by(col(Fact.valid_at).desc())
+                    .limit(most + 1)
+                )
+            )
+            if len(rows) > most:
+                return None
+            if not rows:
+                return []
+            words = self.searcher.keyword(session, query, conditions, most)
+        place = {id_: n for n, id_ in enumerate(words)}
+        return sorted(rows, key=lambda r: place.get(int(r.id or 0), len(place)))
 
     def get(self, tenant: str, fact_id: int) -> Fact:
         with Session(self.engine, expire_on_commit=False) as session:

@@ -342,3 +342,47 @@ def test_extraction_replies_are_never_chat_replies(runtime: Runtime, fake_llm: S
         len(fake_llm.requests) == 1
         and fake_llm.requests[0].tools[0]["function"]["name"] != "record_facts"
     )
+
+
+def test_a_small_scope_is_shown_whole_without_a_query_embedding(runtime: Runtime) -> None:
+    from agent_runtime.facts import context as facts_context
+
+    agent = runtime.create_agent(AgentSpec(name="small"))
+    scope = Scope(agent_id=agent.id)
+    runtime.facts.write(
+        "default",
+        [
+            FactInput(subject="user", attribute="lives_in", value="Porto"),
+            FactInput(subject="user", attribute="allergy", value="peanuts"),
+            FactInput(subject="user", attribute="likes", value="jazz"),
+        ],
+        scope,
+    )
+    embedded: list[str] = []
+    real = runtime.facts.embedder
+
+    def counting():  # type: ignore[no-untyped-def]
+        inner = real()
+
+        class Counting:
+            name, dimension = inner.name, inner.dimension
+
+            def embed(self, texts: list[str]):  # type: ignore[no-untyped-def]
+                embedded.extend(texts)
+                return inner.embed(texts)
+
+        return Counting()
+
+    runtime.facts.embedder = counting  # type: ignore[method-assign]
+    section = facts_context.build(
+        runtime.facts, runtime.services.counter, agent, "any peanuts in this?", None
+    )
+    assert section is not None and section.count == 3 and embedded == []
+    lines = [line for line in section.text.splitlines() if line.startswith("- ")]
+    assert lines[0].startswith("- user is allergic to peanuts")
+    # past the budget, the facts are ranked by meaning and words, and cut to fit
+    tight = facts_context.build(
+        runtime.facts, runtime.services.counter, agent, "any peanuts in this?", None, share=0.006
+    )
+    assert embedded == ["any peanuts in this?"]
+    assert tight is not None and tight.count < 3 and "peanuts" in tight.text
