@@ -9,6 +9,7 @@
     ├── LimitExceeded (413, "limit_exceeded")
     ├── ContextTooSmall (422, "context_too_small")
     ├── Unauthorized (401, "unauthorized")
+    ├── Forbidden (403, "forbidden")
     ├── ConfigurationError (500, "configuration")
     ├── IndexUnavailable (503, "index_unavailable")
     └── ProviderError (502, "provider_error")
@@ -73,6 +74,13 @@ class ContextTooSmall(RecalldError):
 class Unauthorized(RecalldError):
     code = "unauthorized"
     status = 401
+
+
+class Forbidden(RecalldError):
+    """The caller is known but may not do this (a member key managing keys)."""
+
+    code = "forbidden"
+    status = 403
 
 
 class ConfigurationError(RecalldError):
