@@ -21,6 +21,7 @@ STATUS_TEXT = {
     202: "Accepted; the work is queued",
     204: "Done; no content",
     401: "No valid API key (with no key configured, only loopback clients are served)",
+    403: "The key may not do this (managing keys needs an admin key)",
     404: "Not found, or not this tenant's",
     409: "Conflict: the agent is busy with another turn, or the resource exists",
     413: "Too large: the body is over max_body_bytes (RECALLD_MAX_BODY_BYTES), or a value is "
