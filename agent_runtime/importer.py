@@ -102,7 +102,9 @@ class Importer:
         vectors = self._fact_vectors(document.facts)
         counter = self.services.counter
         with transaction(self.services.engine) as session:
-            agent = agents_.create(session, tenant, spec, self.services.settings, counter)
+            agent = agents_.create(
+                session, tenant, spec, self.services.settings, counter, actor="import"
+            )
             agent.created_at = config.created_at
             ids = self._messages(session, agent, document.messages)
             if document.summary is not None:

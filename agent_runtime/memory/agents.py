@@ -94,7 +94,12 @@ def check_memory_ttl(ttl: dict[str, float | None] | None) -> None:
 
 
 def create(
-    session: Session, tenant_id: str, spec: AgentSpec, settings: Settings, counter: TokenCounter
+    session: Session,
+    tenant_id: str,
+    spec: AgentSpec,
+    settings: Settings,
+    counter: TokenCounter,
+    actor: str = "api",
 ) -> Agent:
     _check(spec.name, spec.context_window, spec.max_steps, spec.system)
     check_memory_ttl(spec.memory_ttl)
@@ -131,7 +136,8 @@ def create(
     session.add(agent)
     session.flush()
     for block_spec in specs:
-        blocks_.attach(session, agent.id, blocks_.create(session, tenant_id, block_spec, agent.id))
+        block = blocks_.create(session, tenant_id, block_spec, agent.id, actor)
+        blocks_.attach(session, agent.id, block)
         session.flush()
     for block in shared:
         blocks_.attach(session, agent.id, block)

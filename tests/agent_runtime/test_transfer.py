@@ -258,3 +258,11 @@ def test_ten_thousand_messages_round_trip(runtime: Runtime, other: Runtime, back
     done = other.importer.agent("default", AgentDocument.model_validate(document))
     assert done.agent is not None and done.agent.message_count == 10_000
     assert comparable(exported(other, done.agent.id)) == comparable(document)
+
+
+def test_imported_blocks_say_they_were_imported(runtime: Runtime, other: Runtime) -> None:
+    agent = runtime.create_agent(AgentSpec(name="v", blocks=[BlockSpec("human", "Ada")])).id
+    done = other.importer.agent("default", AgentDocument.model_validate(exported(runtime, agent)))
+    assert done.agent is not None
+    _, versions = other.history.versions("default", "human", agent_id=done.agent.id)
+    assert [(v.version, v.actor, v.value) for v in versions] == [(1, "import", "Ada")]
