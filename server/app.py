@@ -30,6 +30,7 @@ from server.routes import (
     jobs,
     memories,
     messages,
+    openai_compat,
     recall,
     transfer,
 )
@@ -48,6 +49,7 @@ OPERATIONS: list[api.Operation] = [
     *memories.operations,
     *history.operations,
     *transfer.operations,
+    *openai_compat.operations,
 ]
 
 
