@@ -10,15 +10,26 @@ each other by position), no vectors (they are recomputed) and no secrets.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from agent_runtime.core import limits
 
 FORMAT: Literal["recalld.agent"] = "recalld.agent"
 VERSION: Literal[1] = 1
 MAX_ROWS = 1_000_000  # per list of a document; the request body's size bounds it first
+
+
+def _time(value: object) -> object:
+    """A time is an ISO 8601 string (or a datetime): never a bare number, which JSON Schema's
+    date-time would not allow either."""
+    if isinstance(value, int | float | bool):
+        raise ValueError("must be an ISO 8601 date and time")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_time)]
 
 
 class Strict(BaseModel):
@@ -36,7 +47,7 @@ class AgentConfig(Strict):
     memory: Literal["auto", "tools"] = "tools"
     memory_model: str | None = Field(None, max_length=limits.MAX_MODEL_CHARS)
     memory_ttl: dict[Literal["event", "plan", "paged"], float | None] = Field(default_factory=dict)
-    created_at: datetime
+    created_at: Moment
 
 
 class BlockDoc(Strict):
@@ -63,7 +74,7 @@ class MessageDoc(Strict):
     turn: str = Field("", max_length=200)  # messages of one turn share it
     step: int = 0
     in_context: bool = False
-    created_at: datetime
+    created_at: Moment
 
 
 class SummaryDoc(Strict):
@@ -71,7 +82,7 @@ class SummaryDoc(Strict):
     evicted_through: int = Field(ge=-1)  # position in `messages` of the last message it covers
     evicted_count: int = Field(ge=0)
     truncated: bool = False
-    created_at: datetime
+    created_at: Moment
 
 
 class PassageDoc(Strict):
@@ -80,8 +91,8 @@ class PassageDoc(Strict):
     tags: list[str] = Field(default_factory=list, max_length=limits.MAX_TAGS)
     origin: Literal["agent", "user", "paged"] = "user"
     source_message: int | None = None  # position in `messages`
-    created_at: datetime
-    expires_at: datetime | None = None
+    created_at: Moment
+    expires_at: Moment | None = None
 
 
 class FactEventDoc(Strict):
@@ -90,7 +101,7 @@ class FactEventDoc(Strict):
     new_value: str | None = None
     actor: str = Field("import", max_length=100)
     data: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime
+    created_at: Moment
 
 
 class FactDoc(Strict):
@@ -102,13 +113,13 @@ class FactDoc(Strict):
     cardinality: Literal["single", "many"] = "many"
     user_id: str | None = Field(None, max_length=limits.MAX_ID_CHARS)
     run_id: str | None = Field(None, max_length=limits.MAX_ID_CHARS)
-    valid_at: datetime
-    invalid_at: datetime | None = None
-    created_at: datetime
-    expired_at: datetime | None = None
+    valid_at: Moment
+    invalid_at: Moment | None = None
+    created_at: Moment
+    expired_at: Moment | None = None
     retired: Literal["superseded", "negated", "deleted"] | None = None
     superseded_by: int | None = None  # position in `facts`
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
     evidence: list[str] = Field(default_factory=list, max_length=limits.MAX_EVIDENCE)
     evidence_count: int = Field(1, ge=0)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -129,7 +140,7 @@ class AgentDocument(Strict):
 
     format: Literal["recalld.agent"]
     version: Literal[1]
-    exported_at: datetime | None = None
+    exported_at: Moment | None = None
     agent: AgentConfig
     blocks: list[BlockDoc] = Field(default_factory=list, max_length=limits.MAX_BLOCKS_PER_AGENT)
     messages: list[MessageDoc] = Field(default_factory=list, max_length=MAX_ROWS)
@@ -161,7 +172,7 @@ class LettaMessage(Loose):
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     name: str | None = None
-    created_at: datetime | None = None
+    created_at: Moment | None = None
     in_context: bool | None = None
 
 
@@ -180,7 +191,7 @@ class LettaAgentFile(Loose):
     in_context_message_indices: list[int] | None = None
     tools: list[dict[str, Any]] = Field(default_factory=list)
     tool_rules: list[dict[str, Any]] | None = None
-    created_at: datetime | None = None
+    created_at: Moment | None = None
 
 
 # -- Mem0's memory export -----------------------------------------------------------------------
@@ -194,8 +205,8 @@ class Mem0Memory(Loose):
     agent_id: str | None = Field(None, max_length=limits.MAX_ID_CHARS)
     run_id: str | None = Field(None, max_length=limits.MAX_ID_CHARS)
     metadata: dict[str, Any] | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: Moment | None = None
+    updated_at: Moment | None = None
 
 
 class Mem0Export(Strict):

@@ -120,6 +120,12 @@ def routes(operations: list[Operation], settings: Settings) -> list[Route]:
         if op.method in methods:
             raise ValueError(f"{op.method} {op.path} is declared twice")
         methods[op.method] = op
+
+    # Literal segments before parameters (/v1/agents/import before /v1/agents/{agent_id}): a
+    # method neither allows gets the 405 (and Allow) of the literal path, the one it named.
+    def literal_first(path: str) -> list[bool]:
+        return [PATH_PARAM.fullmatch(segment) is not None for segment in path.split("/")]
+
     return [
         Route(
             path,
@@ -127,7 +133,7 @@ def routes(operations: list[Operation], settings: Settings) -> list[Route]:
             methods=list(methods),
             name=path,
         )
-        for path, methods in by_path.items()
+        for path, methods in sorted(by_path.items(), key=lambda item: literal_first(item[0]))
     ]
 
 
