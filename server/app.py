@@ -28,6 +28,7 @@ from server.routes import (
     history,
     indexing,
     jobs,
+    keys,
     memories,
     messages,
     openai_compat,
@@ -50,6 +51,7 @@ OPERATIONS: list[api.Operation] = [
     *history.operations,
     *transfer.operations,
     *openai_compat.operations,
+    *keys.operations,
 ]
 
 

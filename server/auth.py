@@ -1,10 +1,15 @@
-"""Who is calling: an API key names the tenant. With no key configured, loopback callers only."""
+"""Who is calling: an API key names the tenant. With no key configured, loopback callers only.
+
+Managing keys (/v1/keys) needs an admin key, and reaches its own tenant's keys only. The
+operator on loopback with no key configured may not make keys through the API: the first admin
+key comes from `recalld keys create --local`, which needs the database itself, not just a
+connection to the server from the same machine."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
-from agent_runtime.core.errors import Unauthorized
+from agent_runtime.core.errors import Forbidden, Unauthorized
 from agent_runtime.runtime import Runtime
 from agent_runtime.stores import DEFAULT_TENANT
 
@@ -45,15 +50,39 @@ class Auth:
             return ANONYMOUS
         return None
 
+    def admin(self, request: Request) -> str:
+        """The tenant of the request's admin key; a member key (or none) is refused."""
+        key = _bearer(request)
+        if key is None:
+            if self.keys_configured():
+                raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>'")
+            raise Forbidden(
+                "no API key exists yet: make the first admin key on the server's machine with "
+                "'recalld keys create --local --tenant default'"
+            )
+        caller = self.runtime.keys.caller(key)
+        if caller is None:
+            raise Unauthorized("the API key is not valid")
+        if not caller.admin:
+            raise Forbidden("managing API keys needs an admin key; this is a member key")
+        return caller.tenant_id
+
     def _keyed(self, request: Request) -> str | None:
         """The tenant of the request's API key; None without one; a bad key is refused."""
-        header = request.headers.get("authorization", "")
-        if not header.lower().startswith("bearer "):
+        key = _bearer(request)
+        if key is None:
             return None
-        tenant = self.runtime.tenant_for_key(header[7:].strip())
+        tenant = self.runtime.tenant_for_key(key)
         if tenant is None:
             raise Unauthorized("the API key is not valid")
         return tenant
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    return header[7:].strip()
 
 
 class Anonymous:

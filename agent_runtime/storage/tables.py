@@ -17,12 +17,20 @@ def utcnow() -> datetime:
 
 
 class ApiKey(SQLModel, table=True):
+    """A key's hash, never the key; `prefix` (its first characters) tells people which key it
+    is. An `admin` key also manages its tenant's keys, a `member` key does not. A revoked key is
+    refused but its row stays: it still shows in the list, and it keeps auth on."""
+
     __tablename__ = "api_key"
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: str = Field(index=True)
     key_hash: str = Field(unique=True)
     prefix: str
+    name: str
+    role: str  # admin or member
     created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None  # to the minute or so: not written on every request
+    revoked_at: datetime | None = None
 
 
 class Process(SQLModel, table=True):

@@ -55,3 +55,25 @@ def test_keys_are_stored_hashed(runtime: Runtime) -> None:
         row = session.exec(select(ApiKey)).one()
     assert key not in (row.key_hash, row.prefix) and row.key_hash != key
     assert keys.tenant_for(runtime.engine, key) == "acme"
+
+
+def test_revoking_every_key_keeps_auth_on(app: Starlette, runtime: Runtime) -> None:
+    key = keys.issue(runtime.engine, "acme")
+    runtime.keys.revoke(key.row.id or 0, "acme")
+    with TestClient(app, client=("127.0.0.1", 1)) as local:
+        assert local.get("/v1/agents").status_code == 401  # not back to loopback without a key
+        assert local.get("/v1/health").json() == {"status": "ok"}
+        revoked = local.get("/v1/health", headers={"Authorization": f"Bearer {key.secret}"})
+        assert revoked.status_code == 401
+
+
+def test_a_member_key_reaches_its_tenant_like_an_admin_key(
+    app: Starlette, runtime: Runtime
+) -> None:
+    member = keys.create(runtime.engine, "acme", role="member")
+    with TestClient(app, client=("10.1.2.3", 1)) as client:
+        made = client.post(
+            "/v1/agents", json={"name": "helper"}, headers={"Authorization": f"Bearer {member}"}
+        )
+        assert made.status_code == 201
+    assert [a.name for a in runtime.list_agents(tenant="acme")] == ["helper"]
