@@ -24,16 +24,22 @@ MAX_ROWS = 1_000_000  # per list of a document; the request body's size bounds i
 def _time(value: object) -> object:
     """A time is an ISO 8601 string (or a datetime): never a bare number, which JSON Schema's
     date-time would not allow either."""
-    if isinstance(value, int | float | bool):
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
         raise ValueError("must be an ISO 8601 date and time")
-    return value
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be an ISO 8601 date and time") from None
 
 
 Moment = Annotated[datetime, BeforeValidator(_time)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON's types as they are (false is no number, 1 no string), as the schema says
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AgentConfig(Strict):
@@ -156,7 +162,7 @@ class AgentDocument(Strict):
 
 
 class Loose(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class LettaBlock(Loose):

@@ -162,6 +162,8 @@ class Runtime:
             self.expiry.start()
         self.jobs = Jobs(engine)
         self.keys = keys.KeyLookup(engine)
+        if settings.bootstrap_admin_key:  # the first admin key, chosen by the operator
+            keys.adopt(engine, settings.bootstrap_admin_key, DEFAULT_TENANT)
 
     def _lifetimes(self, session: Session, scope: Scope) -> dict[str, float | None]:
         """How long episodic memory written in `scope` lives: its agent's choice, else ours."""
@@ -175,6 +177,7 @@ class Runtime:
         self.processes.stop()
         self.services.indexer.stop()
         self.services.searcher.close()
+        self.keys.close()  # its pending "last used" writes land first
         self.services.engine.dispose()
 
     # -- agents -----------------------------------------------------------------------------

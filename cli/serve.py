@@ -54,7 +54,7 @@ def run_server(host: str, port: int, console: Console) -> None:
         runtime.close()
         raise ConfigurationError(
             f"refusing to listen on {host} with no API key configured; "
-            "create one with 'recalld keys create --tenant NAME' or bind to 127.0.0.1"
+            "create one with 'recalld keys create --local --tenant NAME' or bind to 127.0.0.1"
         )
     else:
         console.print("no API key configured: serving loopback clients only")

@@ -50,6 +50,9 @@ class Settings:
     extraction_lease_seconds: float = 120.0
     # How often the background sweep purges what has expired.
     expiry_sweep_seconds: float = 300.0
+    # An admin key for tenant "default" stored at start if new: the first key, with no shell on
+    # the server's machine (at least 32 characters). Never shown.
+    bootstrap_admin_key: str | None = field(default=None, repr=False)
     # Where agents' model calls may go once API keys exist (several tenants): base URL prefixes.
     allowed_base_urls: tuple[str, ...] = ()
     # Keys bound to base URL prefixes, read from the environment variables that
@@ -136,6 +139,7 @@ _FIELDS: dict[str, type] = {
     "memory_model": str,
     "extraction_threads": int,
     "extraction_lease_seconds": float,
+    "bootstrap_admin_key": str,
 }
 
 

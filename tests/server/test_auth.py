@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -11,6 +13,9 @@ def test_without_keys_only_loopback_is_served(app: Starlette) -> None:
     with TestClient(app, client=("127.0.0.1", 1)) as local:
         assert local.get("/v1/agents").status_code == 200
         assert local.get("/v1/health").json()["auth"] == "loopback_only"
+        # SDKs always send a token; with no key configured it means nothing on loopback
+        sdk = local.get("/v1/agents", headers={"Authorization": "Bearer sk-anything"})
+        assert sdk.status_code == 200
     with TestClient(app, client=("10.1.2.3", 1)) as remote:
         refused = remote.get("/v1/agents")
         assert refused.status_code == 401
@@ -77,3 +82,19 @@ def test_a_member_key_reaches_its_tenant_like_an_admin_key(
         )
         assert made.status_code == 201
     assert [a.name for a in runtime.list_agents(tenant="acme")] == ["helper"]
+
+
+def test_the_first_admin_key_can_come_from_the_environment(tmp_path: Path) -> None:
+    from agent_runtime.core.settings import Settings
+    from agent_runtime.embedding.fake import FakeEmbedder
+    from agent_runtime.retrieval.vector_index import MemoryIndex
+
+    secret = "rk_bootstrap_" + "x" * 32
+    settings = Settings(home=tmp_path, bootstrap_admin_key=secret)
+    first = Runtime(settings, embedder_factory=lambda _n: FakeEmbedder(), index=MemoryIndex())
+    assert first.tenant_for_key(secret) == "default" and first.multi_tenant()
+    first.close()
+    again = Runtime(settings, embedder_factory=lambda _n: FakeEmbedder(), index=MemoryIndex())
+    assert again.tenant_for_key(secret) == "default"  # stored once, not twice
+    again.close()
+    assert "bootstrap_admin_key" not in repr(settings) and secret not in repr(settings)

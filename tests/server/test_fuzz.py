@@ -68,6 +68,7 @@ def world(app: Starlette, runtime: Runtime) -> Iterator[dict[str, Any]]:
         "ingestion_id": ingestion.extraction.id if ingestion.extraction else "",
     }
     key = keys.create(runtime.engine, TENANT)
+    ids["key_id"] = keys.issue(runtime.engine, TENANT, "fuzzed", "member").row.id
     try:
         yield {"ids": ids, "headers": {"Authorization": f"Bearer {key}"}}
     finally:
