@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agents, archival, chat, doctor, jobs, keys, memories, memory, serve
+from cli import agents, archival, chat, doctor, jobs, keys, mcp, memories, memory, serve
 from cli.client import DEFAULT_URL
 from cli.options import Options
 from cli.output import fit_consoles, group
@@ -17,6 +17,7 @@ app.command("serve")(serve.serve)
 app.command("chat")(chat.chat)
 app.command("worker")(serve.worker)
 app.command("doctor")(doctor.doctor)
+app.command("mcp")(mcp.mcp)
 app.add_typer(agents.app, name="agents")
 app.add_typer(memory.app, name="memory")
 app.add_typer(memories.app, name="memories")

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from agent_runtime.core.settings import Settings
 from agent_runtime.jobs.worker import WorkerPool
 from agent_runtime.runtime import Runtime
-from server import api, openapi
+from server import api, mcp_server, openapi
 from server.auth import Auth
 from server.errors import HANDLERS
 from server.routes import (
@@ -65,6 +65,7 @@ def create_app(
 
     `workers` job worker threads and `extraction` fact extraction threads run beside the API
     (default: `settings.workers`, `settings.extraction_threads`)."""
+    mcp = mcp_server.HttpEndpoint(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -77,7 +78,8 @@ def create_app(
         pool.start()
         rt.pipeline.start(settings.extraction_threads if extraction is None else extraction)
         try:
-            yield
+            async with mcp.serving(rt, app.state.auth):
+                yield
         finally:
             await asyncio.to_thread(rt.pipeline.stop)
             await asyncio.to_thread(pool.stop)
@@ -94,6 +96,7 @@ def create_app(
         routes=[
             *api.routes(OPERATIONS, settings),
             Route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
+            Route("/mcp", mcp, include_in_schema=False),  # the MCP endpoint answers any method
         ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
