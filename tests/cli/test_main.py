@@ -30,6 +30,7 @@ def test_the_root_help_lists_every_command_and_group_in_order(runner: CliRunner)
         "chat",
         "worker",
         "doctor",
+        "mcp",
         "agents",
         "memory",
         "memories",
