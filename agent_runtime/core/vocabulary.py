@@ -77,6 +77,9 @@ class Retired(StrEnum):
     SUPERSEDED = "superseded"  # a newer value of its single-valued slot
     NEGATED = "negated"  # a fact said it is no longer so
     DELETED = "deleted"  # a client deleted it
+    # A "no longer" that found nothing to retire: kept (never true itself) so that the value
+    # it names, arriving later with an earlier time, is closed by it.
+    NEGATION = "negation"
 
 
 class FactEventKind(StrEnum):

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from agent_runtime.core.limits import MAX_EVIDENCE
 from agent_runtime.core.vocabulary import Cardinality, FactEventKind, Retired
+from agent_runtime.core.words import STOP_WORDS, WORD
 from agent_runtime.storage.tables import Fact, FactEvent
 
 # Statements at least this close are one fact said twice (bench/facts.py --near measures it:
@@ -77,6 +78,18 @@ def slot(session: Session, new: Fact, neighbours: set[int] | None = None) -> lis
     return sorted(rows, key=lambda r: (_aware(r.valid_at), r.id or 0))
 
 
+def _said_no(rows: list[Fact], new: Fact, at: datetime) -> Fact | None:
+    """The earliest recorded negation of `new`'s value after `at`: it ended `new`."""
+    later = [
+        r
+        for r in rows
+        if r.retired == Retired.NEGATION
+        and r.value_key == new.value_key
+        and _aware(r.valid_at) > at
+    ]
+    return min(later, key=lambda r: _aware(r.valid_at), default=None)
+
+
 def place(
     session: Session,
     new: Fact,
@@ -88,17 +101,23 @@ def place(
     neighbours: set[int] | None = None,
 ) -> Placed:
     """Apply the rules for `new` (not yet added) against its slot, writing rows and history."""
-    rows = slot(session, new, neighbours)
+    everything = slot(session, new, neighbours)
+    rows = [r for r in everything if r.retired != Retired.NEGATION]  # the timeline
     at = _aware(new.valid_at)
-    same = [r for r in rows if r.value_key == new.value_key or near(r, new)]
+    same = [r for r in rows if _same(r, new, near)]
     if negates:
         return _negate(session, rows, same, new, at, actor, now)
+    ended = _said_no(everything, new, at)
     if not new.attribute or new.cardinality == Cardinality.MANY:
         # A value holding at `at`, or starting later (it was true earlier than we knew).
         match = next((r for r in same if holds_at(r, at) or _aware(r.valid_at) > at), None)
         if match is not None:
             return _merge(session, match, new, at, actor, now)
-        return _add(session, new, actor)
+        placed = _add(session, new, actor)
+        if ended is not None:  # a "no longer" heard before it: it was true until then
+            _close(session, new, None, _aware(ended.valid_at), Retired.NEGATED, actor, now)
+            placed.note = "a negation heard earlier ends it"
+        return placed
     return _single(session, rows, new, at, near, actor, now)
 
 
@@ -153,7 +172,14 @@ def _negate(
     else:
         targets = [r for r in rows if holds_at(r, at)]
     if not targets:
-        return Placed("unchanged", None, note="nothing held then to negate")
+        # Kept, never true itself: the value it names may yet arrive, dated before it.
+        new.invalid_at = new.valid_at
+        new.expired_at = now
+        new.retired = Retired.NEGATION
+        session.add(new)
+        session.flush()
+        event(session, new, FactEventKind.NEGATED, actor, old_value=new.value or new.text)
+        return Placed("unchanged", None, note="nothing held then to negate; kept for later")
     for row in targets:
         _close(session, row, None, at, Retired.NEGATED, actor, now, evidence=new.evidence)
     return Placed("negated", targets[0], superseded=targets[1:])
@@ -228,7 +254,18 @@ def _close(
 
 
 def _same(row: Fact, new: Fact, near: Near) -> bool:
-    return row.value_key == new.value_key or near(row, new)
+    """The same value: said the same way, or for a free statement a near duplicate. In a slot
+    the value is the fact ("software engineer" and "senior software engineer" are two jobs,
+    however close the statements), so only its words decide, in any order."""
+    if row.value_key == new.value_key:
+        return True
+    if row.attribute:
+        return _words(row.value_key) == _words(new.value_key)
+    return near(row, new)
+
+
+def _words(value: str) -> frozenset[str]:
+    return frozenset(w for w in WORD.findall(value) if w not in STOP_WORDS)
 
 
 def _more_evidence(have: list[str], more: list[str]) -> list[str]:

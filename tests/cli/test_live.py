@@ -130,7 +130,7 @@ def test_keys_and_refusing_to_bind_publicly_without_one(tmp_path: Path) -> None:
     refused = live.cli("serve", "--host", "0.0.0.0", "--port", str(live.port))
     assert refused.returncode == 1
     assert "refusing to listen on 0.0.0.0 with no API key" in refused.stderr
-    made = live.cli("keys", "create", "--tenant", "acme", "--json")
+    made = live.cli("keys", "create", "--local", "--tenant", "acme", "--json")
     key = json.loads(made.stdout)["key"]
     assert key.startswith("rk_")
     live.start()

@@ -323,3 +323,35 @@ def test_near_duplicates_merge_only_with_the_same_names_and_numbers(runtime: Run
         "default", [FactInput(text="Mia has 2 kids"), FactInput(text="Mia has 3 kids")], ADA
     )
     assert len(kids.added) == 2
+
+
+def test_in_a_slot_only_the_values_words_make_two_facts_one(runtime: Runtime) -> None:
+    facts = FactMemory(runtime.engine, MemoryIndex(), SameVector, lambda _s, _c: {})
+    job = {"subject": "Fern", "attribute": "job_title"}
+    facts.write("default", [FactInput(**job, value="software engineer", valid_at=year(2012))], ADA)  # type: ignore[arg-type]
+    promoted = facts.write(
+        "default",
+        [FactInput(**job, value="senior software engineer", valid_at=year(2014))],
+        ADA,  # type: ignore[arg-type]
+    )
+    assert [old.value for old, _by in promoted.superseded] == ["software engineer"]
+    again = facts.write(
+        "default",
+        [FactInput(**job, value="Software Engineer, senior", valid_at=year(2015))],
+        ADA,  # type: ignore[arg-type]
+    )
+    assert [f.value for f in again.merged] == ["senior software engineer"]
+
+
+def test_a_negation_heard_first_ends_the_value_that_arrives_late(runtime: Runtime) -> None:
+    facts = runtime.facts
+    early = facts.write("default", [likes("goldfish", negates=True, valid_at=year(2014))], ADA)
+    assert early.unchanged and not early.negated
+    late = facts.write("default", [likes("goldfish", valid_at=year(2012))], ADA)
+    [row] = late.added
+    assert row.invalid_at == year(2014) and row.retired == "negated"
+    assert facts.list_("default", ADA, filters={"attribute": "likes"}) == []
+    then = facts.list_("default", ADA, filters={"attribute": "likes"}, as_of=year(2013))
+    assert [f.value for f in then] == ["goldfish"]
+    fresh = facts.write("default", [likes("goldfish", valid_at=year(2016))], ADA)
+    assert fresh.added and fresh.added[0].invalid_at is None  # liked again after the "no"
