@@ -151,9 +151,80 @@ def _single(
         session.add(new)
         placed.note = "arrived late: filed as past"
     if before is not None:
+        again = _heard_again(session, before, at, new.invalid_at)
+        if again is not None:  # `before` was said again after `at`: it came back then
+            _reopen(session, before, again, actor, now)
+            new.invalid_at = again
+            new.expired_at = now
+            new.retired = Retired.SUPERSEDED
+            session.add(new)
         _close(session, before, new, at, Retired.SUPERSEDED, actor, now)
         placed.superseded.append(before)
     return placed
+
+
+def _heard_again(
+    session: Session, row: Fact, at: datetime, until: datetime | None
+) -> datetime | None:
+    """The first time `row`'s value was said again after `at` (and before `until`): merges
+    keep when each was heard, so a value arriving late between two sayings splits the row."""
+    times = []
+    for past in session.exec(
+        select(FactEvent).where(
+            FactEvent.fact_id == row.id, FactEvent.event == FactEventKind.MERGED
+        )
+    ):
+        heard = past.data.get("heard_at")
+        if isinstance(heard, str):
+            moment = _aware(datetime.fromisoformat(heard))
+            if moment > at and (until is None or moment < until):
+                times.append(moment)
+    return min(times, default=None)
+
+
+def _reopen(session: Session, row: Fact, at: datetime, actor: str, now: datetime) -> None:
+    """`row`'s value again from `at`, to where `row` ended: a row of its own."""
+    again = Fact(
+        **{
+            k: getattr(row, k)
+            for k in (
+                "tenant_id",
+                "user_id",
+                "agent_id",
+                "run_id",
+                "text",
+                "subject",
+                "subject_key",
+                "attribute",
+                "value",
+                "value_key",
+                "kind",
+                "cardinality",
+                "invalid_at",
+                "expired_at",
+                "retired",
+                "superseded_by",
+                "expires_at",
+                "evidence",
+                "evidence_count",
+                "meta",
+                "vector",
+            )
+        },
+        valid_at=at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(again)
+    session.flush()
+    event(
+        session,
+        again,
+        FactEventKind.ADDED,
+        actor,
+        new_value=again.value,
+        data={"said_again_after": row.id},
+    )
 
 
 def _negate(
@@ -196,7 +267,7 @@ def _merge(
     session: Session, row: Fact, new: Fact, at: datetime, actor: str, now: datetime
 ) -> Placed:
     """`new` says what `row` says: the row gains its evidence, and starts earlier if `new` does."""
-    data: dict[str, Any] = {"evidence": list(new.evidence)}
+    data: dict[str, Any] = {"evidence": list(new.evidence), "heard_at": at.isoformat()}
     row.evidence = _more_evidence(row.evidence, new.evidence)
     row.evidence_count += max(len(new.evidence), 1)
     if at < _aware(row.valid_at):

@@ -355,3 +355,12 @@ def test_a_negation_heard_first_ends_the_value_that_arrives_late(runtime: Runtim
     assert [f.value for f in then] == ["goldfish"]
     fresh = facts.write("default", [likes("goldfish", valid_at=year(2016))], ADA)
     assert fresh.added and fresh.added[0].invalid_at is None  # liked again after the "no"
+
+
+def test_a_late_value_between_two_sayings_of_another_splits_it(runtime: Runtime) -> None:
+    facts = runtime.facts
+    facts.write("default", [lives("London", 2016), lives("London", 2020)], ADA)  # one row
+    facts.write("default", [lives("Rome", 2018)], ADA)  # heard late, between the two
+    assert current(facts, "where does Ada live") == ["Ada lives in London"]
+    assert current(facts, "where does Ada live", as_of=year(2019)) == ["Ada lives in Rome"]
+    assert current(facts, "where does Ada live", as_of=year(2017)) == ["Ada lives in London"]
