@@ -109,7 +109,7 @@ def test_the_same_value_merges_and_a_negation_retires(recalld: Recalld) -> None:
     assert negated.stdout == f"negated #{fact_id(first.stdout)} Ada likes sushi\n"
     nothing = slot(recalld, "taste", "likes", "sushi", "--negates")
     assert nothing.exit_code == 0
-    assert nothing.stdout == "unchanged: nothing held then to negate\n"
+    assert nothing.stdout == "unchanged: nothing held then to negate; kept for later\n"
 
 
 def test_search_finds_what_is_true_now_then_or_ever(recalld: Recalld) -> None:
