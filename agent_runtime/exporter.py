@@ -4,7 +4,7 @@ the database a page at a time, so exporting a large agent never holds it whole i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -65,7 +65,11 @@ def _document(engine: Engine, agent_id: str) -> Iterator[str]:
     positions: dict[int, int] = {}
     yield ', "messages": ['
     yield from _rows(
-        engine, Message, Message.agent_id == agent_id, newest, lambda m: _message(m, positions)
+        engine,
+        Message,
+        Message.agent_id == agent_id,
+        newest,
+        lambda _s, page: [_message(m, positions) for m in page],
     )
     yield "]"
     with Session(engine) as session:
@@ -84,7 +88,11 @@ def _document(engine: Engine, agent_id: str) -> Iterator[str]:
         )
     yield ', "passages": ['
     yield from _rows(
-        engine, Passage, Passage.agent_id == agent_id, None, lambda p: _passage(p, positions)
+        engine,
+        Passage,
+        Passage.agent_id == agent_id,
+        None,
+        lambda _s, page: [_passage(p, positions) for p in page],
     )
     yield '], "facts": ['
     with Session(engine) as session:
@@ -93,13 +101,20 @@ def _document(engine: Engine, agent_id: str) -> Iterator[str]:
         )
     place = {int(i or 0): n for n, i in enumerate(ids)}
     yield from _rows(
-        engine, Fact, Fact.agent_id == agent_id, None, lambda f: _fact(engine, f, place)
+        engine, Fact, Fact.agent_id == agent_id, None, lambda s, page: _facts(s, page, place)
     )
     yield '], "jobs": ' + json.dumps([j.model_dump(mode="json") for j in jobs]) + "}"
 
 
-def _rows(engine: Engine, table: Any, where: Any, upto: int | None, render: Any) -> Iterator[str]:
-    """Rows in id order, a page at a time, each rendered to JSON, comma-separated."""
+def _rows(
+    engine: Engine,
+    table: Any,
+    where: Any,
+    upto: int | None,
+    render: Callable[[Session, list[Any]], list[BaseModel]],
+) -> Iterator[str]:
+    """Rows in id order, a page at a time, rendered a page at a time (so what a row needs from
+    other tables is read once per page), each as JSON, comma-separated."""
     after, first = 0, True
     while True:
         with Session(engine) as session:
@@ -107,16 +122,13 @@ def _rows(engine: Engine, table: Any, where: Any, upto: int | None, render: Any)
             if upto is not None:
                 query = query.where(col(table.id) <= upto)
             page = list(session.exec(query.order_by(col(table.id)).limit(PAGE)))
-        for row in page:
-            yield ("" if first else ", ") + _json(render(row))
+            rendered = render(session, page)
+        for model in rendered:
+            yield ("" if first else ", ") + model.model_dump_json()
             first = False
         if len(page) < PAGE:
             return
         after = page[-1].id
-
-
-def _json(model: BaseModel) -> str:
-    return model.model_dump_json()
 
 
 def _config(agent: Agent) -> doc.AgentConfig:
@@ -164,13 +176,16 @@ def _passage(row: Passage, positions: dict[int, int]) -> doc.PassageDoc:
     )
 
 
-def _fact(engine: Engine, row: Fact, place: dict[int, int]) -> doc.FactDoc:
-    with Session(engine) as session:
-        events = list(
-            session.exec(
-                select(FactEvent).where(FactEvent.fact_id == row.id).order_by(col(FactEvent.id))
-            )
-        )
+def _facts(session: Session, page: list[Fact], place: dict[int, int]) -> list[BaseModel]:
+    """A page of facts with their histories, read in one query."""
+    events: dict[int, list[FactEvent]] = {}
+    query = select(FactEvent).where(col(FactEvent.fact_id).in_([f.id for f in page]))
+    for event in session.exec(query.order_by(col(FactEvent.id))):
+        events.setdefault(event.fact_id, []).append(event)
+    return [_fact(row, events.get(int(row.id or 0), []), place) for row in page]
+
+
+def _fact(row: Fact, events: list[FactEvent], place: dict[int, int]) -> doc.FactDoc:
     return doc.FactDoc(
         text=row.text,
         subject=row.subject,

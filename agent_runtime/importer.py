@@ -127,7 +127,7 @@ class Importer:
             window.refresh_system(session, agent, counter)
             session.add(agent)
         self.services.indexer.schedule(agent.id)
-        self.facts.index_pending()
+        self.facts.vectors.index_pending()
         shared = [b.label for b in document.blocks if b.shared]
         return Imported(
             agent,
@@ -424,7 +424,7 @@ class Importer:
                     session, tenant, facts, scope, actor="import", most=len(export.results)
                 )
                 written += len(result.added) + len(result.merged)
-        self.facts.index_pending()
+        self.facts.vectors.index_pending()
         return {"memories": len(export.results), "facts": written}
 
 

@@ -199,7 +199,7 @@ class Runtime:
 
     def sweep(self) -> int:
         """Index whatever a crash left waiting for its vectors (run once at start)."""
-        return self.services.indexer.sweep() + self.facts.index_pending()
+        return self.services.indexer.sweep() + self.facts.vectors.index_pending()
 
     def export_agent(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> Iterator[str]:
         """The agent's document (agent_file.AgentDocument), as JSON text in pieces."""

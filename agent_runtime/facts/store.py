@@ -3,7 +3,7 @@
 A write embeds its facts (one batch), places each by the rules (rules.py) in one transaction,
 and after the commit puts their vectors in the index. The database is the source of truth: a
 fact whose vectors did not reach the index is still found (its vector is kept in its row and
-scored in memory) and is indexed again by `index_pending`.
+scored in memory) and is indexed again by `FactVectors.index_pending` (vectors.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, text, update
+from sqlalchemy import delete, func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -28,23 +28,20 @@ from agent_runtime.embedding import Embedder
 from agent_runtime.facts import filters as filters_
 from agent_runtime.facts import rules, slots
 from agent_runtime.facts.search import (
-    CORPUS,
-    PREFIX,
     FactHit,
     FactSearch,
     Validity,
     scope_conditions,
     scope_fields,
 )
-from agent_runtime.retrieval import parts
+from agent_runtime.facts.vectors import FactVectors
 from agent_runtime.retrieval.search import Fusion
-from agent_runtime.retrieval.vector_index import Metadata, Space, VectorFilter, VectorIndex, epoch
+from agent_runtime.retrieval.vector_index import VectorIndex
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Fact, FactEvent, utcnow
 
 log = logging.getLogger(__name__)
 NO_SCOPE = Scope()
-NEIGHBOURS = 5  # a free statement is compared with this many of its nearest kept facts
 
 
 @dataclass
@@ -83,6 +80,7 @@ class FactMemory:
         self.embedder = embedder  # facts are embedded by the server's default embedder
         self.lifetimes = lifetimes  # days per kind, for a write's scope (its agent's, if any)
         self.searcher = FactSearch(index, fusion)
+        self.vectors = FactVectors(engine, index, embedder)
         self.clock = clock
 
     # -- writing ----------------------------------------------------------------------------
@@ -97,14 +95,16 @@ class FactMemory:
         also: Callable[[Session, WriteResult], None] | None = None,
     ) -> WriteResult:
         """Place each fact by the rules, in order, in one transaction: all or nothing. `also`
-        runs in that transaction before it commits (extraction marks its batch done there)."""
+        runs in that transaction before it commits (extraction marks its batch done there).
+        Embedding and the index's near-duplicate queries happen before it, not under its lock."""
         if not facts and also is None:
             raise InvalidInput("write at least one fact", field="facts")
+        prepared = self._prepare(tenant, facts, scope, MAX_FACTS_PER_WRITE)
         with transaction(self.engine) as session:
-            result = self.write_in(session, tenant, facts, scope, actor=actor)
+            result = self._place(session, tenant, scope, prepared, actor)
             if also is not None:
                 also(session, result)
-        self._index(tenant, result.added)
+        self.vectors.upsert(tenant, result.added)
         return result
 
     def write_in(
@@ -118,7 +118,15 @@ class FactMemory:
         most: int = MAX_FACTS_PER_WRITE,
     ) -> WriteResult:
         """`write` in the caller's transaction (an import's); the caller indexes the facts
-        after its commit (`index_pending`)."""
+        after its commit (`vectors.index_pending`)."""
+        prepared = self._prepare(tenant, facts, scope, most)
+        return self._place(session, tenant, scope, prepared, actor)
+
+    def _prepare(
+        self, tenant: str, facts: Sequence[FactInput], scope: Scope, most: int
+    ) -> list[tuple[FactInput, Fact, set[int]]]:
+        """Each fact checked, as its row with its vector, and (a free statement) the kept facts
+        near it in the index."""
         if len(facts) > most:
             raise LimitExceeded(f"at most {most} facts per write", field="facts")
         for i, fact in enumerate(facts):
@@ -128,21 +136,35 @@ class FactMemory:
                 exc.message = f"facts[{i}]: {exc.message}"
                 exc.field = f"facts[{i}].{exc.field or 'text'}"
                 raise
-        embedder = self.embedder()
         now = self.clock()
         rows = [self._row(tenant, fact, scope, now) for fact in facts]
-        vectors = embedder.embed([row.text for row in rows]) if rows else np.zeros((0, 1))
-        space = Space.of(embedder, tenant, CORPUS)
+        vectors = self.embedder().embed([row.text for row in rows]) if rows else np.zeros((0, 1))
+        for row, vector in zip(rows, vectors, strict=True):
+            row.vector = np.asarray(vector, dtype=np.float32).tobytes()
+        return [
+            (fact, row, set() if row.attribute else self.vectors.near(row))
+            for fact, row in zip(facts, rows, strict=True)
+        ]
+
+    def _place(
+        self,
+        session: Session,
+        tenant: str,
+        scope: Scope,
+        prepared: list[tuple[FactInput, Fact, set[int]]],
+        actor: str,
+    ) -> WriteResult:
         result = WriteResult()
         written: list[Fact] = []
         if scope.agent_id is not None:
             _check_agent(session, tenant, scope.agent_id)
         lifetimes = self.lifetimes(session, scope)
-        for i, (fact, row, vector) in enumerate(zip(facts, rows, vectors, strict=True)):
-            row.vector = np.asarray(vector, dtype=np.float32).tobytes()
+        for i, (fact, row, near) in enumerate(prepared):
+            now = row.created_at
             row.expires_at = slots.expires_at(fact, slots.kind_of(fact.kind), now, lifetimes)
             _lock_slot(session, row)
-            neighbours = set() if row.attribute else self._neighbours(space, row, written)
+            if not row.attribute:  # and this write's own statements said just before it
+                near = near | {int(w.id or 0) for w in written if _near(w, row)}
             placed = rules.place(
                 session,
                 row,
@@ -150,7 +172,7 @@ class FactMemory:
                 near=_near,
                 actor=actor,
                 now=now,
-                neighbours=neighbours,
+                neighbours=near,
             )
             _record(result, i, placed)
             if placed.outcome == "added":
@@ -183,83 +205,6 @@ class FactMemory:
             evidence_count=max(len(fact.evidence), 1),
             meta=dict(fact.metadata),
         )
-
-    def _neighbours(self, space: Space, row: Fact, written: list[Fact]) -> set[int]:
-        """Kept facts near a free statement: its nearest in the index, and this write's own."""
-        assert row.vector is not None
-        vector = np.frombuffer(row.vector, dtype=np.float32)
-        fields = {
-            "subject": (row.subject_key,),
-            "attribute": ("",),
-            "user_id": (row.user_id or "",),
-            "agent_id": (row.agent_id or "",),
-            "run_id": (row.run_id or "",),
-        }
-        try:
-            hits = self.index.query(
-                space, vector, NEIGHBOURS, VectorFilter(fields=tuple(fields.items()))
-            )
-        except Exception:  # the index is down: exact repeats still merge
-            log.warning("near-duplicate check skipped: the vector index failed")
-            hits = []
-        found = {int(h.id.split(":")[1]) for h in hits if 1.0 - h.distance >= rules.NEAR}
-        return found | {int(w.id or 0) for w in written if _near(w, row)}
-
-    # -- the index --------------------------------------------------------------------------
-
-    def _index(self, tenant: str, rows: list[Fact]) -> None:
-        """Put written facts' vectors in the index and mark them; a failure leaves them
-        pending, still found by search, for `index_pending` to retry."""
-        if not rows:
-            return
-        embedder = self.embedder()
-        ids, vectors, metas = [], [], []
-        for row in rows:
-            if row.vector is None:
-                continue
-            ids.append(f"{PREFIX}:{row.id}")
-            vectors.append(np.frombuffer(row.vector, dtype=np.float32))
-            metas.append(_metadata(row))
-        try:
-            self.index.upsert(Space.of(embedder, tenant, CORPUS), ids, np.stack(vectors), metas)
-        except Exception as exc:
-            log.warning("fact indexing failed for tenant %s: %s", tenant, exc)
-            with transaction(self.engine) as session:
-                session.exec(
-                    update(Fact)
-                    .where(col(Fact.id).in_([r.id for r in rows]))
-                    .values(
-                        index_attempts=col(Fact.index_attempts) + 1, index_error=str(exc)[:1000]
-                    )
-                )
-            return
-        with transaction(self.engine) as session:
-            session.exec(
-                update(Fact).where(col(Fact.id).in_([r.id for r in rows])).values(indexed=True)
-            )
-
-    def index_pending(self, limit: int = 10_000) -> int:
-        """Index facts a crash or a failed index left waiting; returns how many were indexed."""
-        with Session(self.engine) as session:
-            rows = list(
-                session.exec(
-                    select(Fact)
-                    .where(col(Fact.indexed).is_(False), col(Fact.vector).is_not(None))
-                    .order_by(col(Fact.id))
-                    .limit(limit)
-                )
-            )
-        done = 0
-        for tenant in sorted({r.tenant_id for r in rows}):
-            mine = [r for r in rows if r.tenant_id == tenant]
-            self._index(tenant, mine)
-            done += len(mine)
-        return done
-
-    def _unindex(self, tenant: str, fact_id: int) -> int:
-        every = parts.every_id(PREFIX, fact_id)
-        self.index.delete(Space.of(self.embedder(), tenant, CORPUS), every)
-        return 1
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -447,7 +392,7 @@ class FactMemory:
                 )
             )
         if not row.indexed:
-            self._index(tenant, [row])
+            self.vectors.upsert(tenant, [row])
         return row
 
     def delete(
@@ -470,12 +415,12 @@ class FactMemory:
                     )
                 return {"id": fact_id, "deleted": True, "purged": False}
             events = _erase(session, row, actor, now)
-        vectors = self._unindex(tenant, fact_id)
+        self.vectors.remove(tenant, fact_id)
         return {
             "id": fact_id,
             "deleted": True,
             "purged": True,
-            "erased": {"text": True, "vectors": vectors > 0, "history_events": events},
+            "erased": {"text": True, "vectors": True, "history_events": events},
         }
 
     def expire(self, limit: int = 1000) -> int:
@@ -497,7 +442,7 @@ class FactMemory:
                 session.exec(delete(Fact).where(col(Fact.id).in_(ids)))
         for fact_id, tenant in gone:
             try:
-                self._unindex(tenant, fact_id)
+                self.vectors.remove(tenant, fact_id)
             except Exception:  # its vectors now point at no row: harmless, never returned
                 log.warning("could not remove the vectors of expired fact %s", fact_id)
         return len(gone)
@@ -563,18 +508,6 @@ def _near(a: Fact, b: Fact) -> bool:
     left = np.frombuffer(a.vector, dtype=np.float32)
     right = np.frombuffer(b.vector, dtype=np.float32)
     return float(left @ right) >= rules.NEAR
-
-
-def _metadata(row: Fact) -> Metadata:
-    return {
-        "ts": epoch(row.valid_at),
-        "subject": row.subject_key,
-        "attribute": row.attribute,
-        "kind": row.kind,
-        "user_id": row.user_id or "",
-        "agent_id": row.agent_id or "",
-        "run_id": row.run_id or "",
-    }
 
 
 def _get(session: Session, tenant: str, fact_id: int) -> Fact:
