@@ -31,6 +31,7 @@ from agent_runtime.ingestion import Ingestion
 from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Usage
 from agent_runtime.llm.endpoints import Endpoints
+from agent_runtime.llm.retrying import RetryingLLM, RetryPolicy
 from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.memory import agents as agents_
 from agent_runtime.memory import blocks as blocks_
@@ -54,13 +55,14 @@ from memory_tools import ToolRegistry, default_registry
 log = logging.getLogger(__name__)
 
 
-def _model_router(override: LLM | None) -> Callable[[str], LLM]:
+def _model_router(override: LLM | None, settings: Settings) -> Callable[[str], LLM]:
     if override is not None:
         return lambda _model: override
     from agent_runtime.llm.litellm_model import LiteLLMModel
     from agent_runtime.llm.offline import OfflineModel
 
-    offline, remote = OfflineModel(), LiteLLMModel()
+    policy = RetryPolicy(settings.provider_attempts, settings.provider_retry_seconds)
+    offline, remote = OfflineModel(), RetryingLLM(LiteLLMModel(), policy)
     return lambda model: offline if model == "offline" else remote
 
 
@@ -121,7 +123,7 @@ class Runtime:
         self.services = Services(
             settings=settings,
             engine=engine,
-            llm_for=_model_router(llm),
+            llm_for=_model_router(llm, settings),
             check_route=_route_check(llm),
             endpoints=Endpoints(settings.allowed_base_urls, settings.base_url_keys),
             embedders=embedders,

@@ -101,18 +101,36 @@ class IndexUnavailable(RecalldError):
 
 
 class ProviderError(RecalldError):
+    """A model provider failed. `transient` errors (timeouts, rate limits, 5xx, a connection
+    refused) may succeed when tried again; `retry_after` is the wait the provider asked for."""
+
     code = "provider_error"
     status = 502
+    transient_by_default = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        transient: bool | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.transient = self.transient_by_default if transient is None else transient
+        self.retry_after = retry_after
 
 
 class ProviderTimeout(ProviderError):
     code = "provider_timeout"
     status = 504
+    transient_by_default = True
 
 
 class ProviderRateLimited(ProviderError):
     code = "provider_rate_limited"
     status = 429
+    transient_by_default = True
 
 
 class ProviderBadRequest(ProviderError):

@@ -31,6 +31,10 @@ class Settings:
     # Each process beats this often; six missed beats and its leases are taken over.
     heartbeat_seconds: float = 5.0
     llm_timeout_seconds: float = 120.0
+    # A model call that fails transiently (timeout, 429, 5xx, refused connection) is tried
+    # up to this many times in all, waiting no longer than the budget in all.
+    provider_attempts: int = 4
+    provider_retry_seconds: float = 60.0
     workers: int = 1
     # A job's claim on its worker; renewed every step. A dead worker's jobs move on after it.
     job_lease_seconds: float = 60.0
@@ -87,6 +91,11 @@ class Settings:
             raise ConfigurationError("RECALLD_MAX_BODY_BYTES must be at least 1024")
         if self.episodic_ttl_days is not None and self.episodic_ttl_days <= 0:
             raise ConfigurationError("RECALLD_EPISODIC_TTL_DAYS must be above 0 (or 'never')")
+        if not 1 <= self.provider_attempts <= 20 or self.provider_retry_seconds < 0:
+            raise ConfigurationError(
+                "RECALLD_PROVIDER_ATTEMPTS must be 1 to 20 and RECALLD_PROVIDER_RETRY_SECONDS "
+                "at least 0"
+            )
         if self.max_messages_per_send < 1:
             raise ConfigurationError("RECALLD_MAX_MESSAGES_PER_SEND must be at least 1")
 
@@ -129,6 +138,8 @@ _FIELDS: dict[str, type] = {
     "lease_seconds": float,
     "heartbeat_seconds": float,
     "llm_timeout_seconds": float,
+    "provider_attempts": int,
+    "provider_retry_seconds": float,
     "workers": int,
     "job_lease_seconds": float,
     "worker_poll_seconds": float,

@@ -99,13 +99,40 @@ def translate_error(exc: Exception, model: str = "", base_url: str | None = None
     text = f"{provider or 'provider'} at {where} (model {model}): {_plain(exc)}"
     if isinstance(exc, litellm.ContextWindowExceededError):
         return ContextOverflow(f"the model's context window was exceeded: {text}")
+    wait = _retry_after(exc)
     if isinstance(exc, litellm.Timeout):
-        return ProviderTimeout(f"the model provider timed out: {text}")
+        return ProviderTimeout(f"the model provider timed out: {text}", retry_after=wait)
     if isinstance(exc, litellm.RateLimitError):
-        return ProviderRateLimited(f"the model provider is rate limiting: {text}")
+        return ProviderRateLimited(f"the model provider is rate limiting: {text}", retry_after=wait)
     if isinstance(exc, litellm.BadRequestError | litellm.NotFoundError):
         return ProviderBadRequest(f"the model provider rejected the request: {text}")
-    return ProviderError(f"the model provider failed: {text}")
+    status = getattr(exc, "status_code", None)
+    transient = isinstance(
+        exc,
+        litellm.InternalServerError | litellm.ServiceUnavailableError | litellm.APIConnectionError,
+    ) or (isinstance(status, int) and status >= 500)
+    return ProviderError(
+        f"the model provider failed: {text}", transient=transient, retry_after=wait
+    )
+
+
+MAX_RETRY_AFTER_SECONDS = 300.0
+
+
+def _retry_after(exc: Exception) -> float | None:
+    """The seconds a provider's Retry-After header asks for (numeric form), if it sent one."""
+    response = getattr(exc, "response", None)
+    headers = getattr(exc, "headers", None) or getattr(response, "headers", None)
+    if not headers:
+        return None
+    try:
+        raw = headers.get("retry-after") or headers.get("Retry-After")
+        seconds = float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+    if seconds is None or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def count_tokens(model: str, messages: list[dict[str, Any]] | None = None, text: str = "") -> int:

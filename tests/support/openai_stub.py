@@ -17,7 +17,8 @@ class OpenAIStub:
     def __init__(self, responder: Responder | None = None, delay: float = 0.0) -> None:
         """Replies come from the queue, else from `responder(body)`; each after `delay` s."""
         self.requests: list[dict[str, Any]] = []
-        self.replies: deque[tuple[int, dict[str, Any]]] = deque()
+        # (status, payload) or (status, payload, extra response headers such as Retry-After)
+        self.replies: deque[tuple[Any, ...]] = deque()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,8 +28,11 @@ class OpenAIStub:
                 stub.requests.append(
                     {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
                 )
+                headers: dict[str, str] = {}
                 if stub.replies:
-                    status, payload = stub.replies.popleft()
+                    entry = stub.replies.popleft()
+                    status, payload = entry[0], entry[1]
+                    headers = entry[2] if len(entry) > 2 else {}
                 elif responder is not None:
                     status, payload = responder(body)
                 else:
@@ -38,6 +42,8 @@ class OpenAIStub:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -90,7 +96,12 @@ class OpenAIStub:
         ]
         self.replies.append((200, self.completion(content, tool_calls or None)))
 
-    def fail(self, status: int, message: str, code: str | None = None) -> None:
-        self.replies.append(
-            (status, {"error": {"message": message, "type": "invalid_request_error", "code": code}})
-        )
+    def fail(
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        error = {"error": {"message": message, "type": "invalid_request_error", "code": code}}
+        self.replies.append((status, error, headers or {}))

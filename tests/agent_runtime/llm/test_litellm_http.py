@@ -69,12 +69,33 @@ def test_provider_errors_are_translated(real_runtime: Runtime, stub: OpenAIStub)
     agent_id = real_runtime.create_agent(
         AgentSpec(name="wire", model="openai/gpt-4o-mini", model_base_url=stub.url)
     ).id
-    stub.fail(429, "slow down", "rate_limit_exceeded")
+    for _ in range(4):  # every attempt the default policy allows
+        stub.fail(429, "slow down", "rate_limit_exceeded", {"Retry-After": "0"})
     with pytest.raises(ProviderRateLimited):
         real_runtime.send(agent_id, ["hi"])
+    assert len(stub.requests) == 4
     stub.fail(400, "bad tool schema")
     with pytest.raises(ProviderBadRequest):
         real_runtime.send(agent_id, ["hi"])
+    assert len(stub.requests) == 5  # a rejected request is not tried again
+
+
+def test_passing_provider_failures_are_retried_within_the_turn(
+    real_runtime: Runtime, stub: OpenAIStub
+) -> None:
+    agent_id = real_runtime.create_agent(
+        AgentSpec(name="wire", model="openai/gpt-4o-mini", model_base_url=stub.url)
+    ).id
+    stub.fail(429, "slow down", "rate_limit_exceeded", {"Retry-After": "0"})
+    stub.fail(503, "overloaded", None, {"Retry-After": "0"})
+    stub.reply("there you are")
+    result = real_runtime.send(agent_id, ["hi"])
+    assert result.messages[-1].content == "there you are"
+    assert len(stub.requests) == 3
+    # One user message and one answer: the retries left no trace in the conversation.
+    assert [m.role for m in result.messages] == ["user", "assistant"]
+    third = stub.requests[2]["body"]["messages"]
+    assert [m["content"] for m in third if m["role"] == "user"] == ["hi"]
 
 
 def test_a_context_overflow_from_the_provider_pages_and_retries(
@@ -172,3 +193,29 @@ def test_a_provider_that_is_down_is_named_with_its_url(real_runtime: Runtime) ->
     message = caught.value.message
     assert url in message and "openai" in message
     assert "litellm." not in message and "InternalServerError" not in message
+
+
+def test_a_job_rides_out_a_passing_outage_and_fails_only_on_a_lasting_one(
+    real_runtime: Runtime, stub: OpenAIStub
+) -> None:
+    from agent_runtime.jobs.worker import Worker
+
+    agent_id = real_runtime.create_agent(
+        AgentSpec(name="jobber", model="openai/gpt-4o-mini", model_base_url=stub.url)
+    ).id
+    real_runtime.settings = real_runtime.settings.with_(worker_poll_seconds=0.02)
+    job = real_runtime.jobs.submit(agent_id, "Say done", tenant="default", max_steps=3)
+    stub.fail(502, "bad gateway", None, {"Retry-After": "0"})
+    stub.reply(None, complete_job={"result": "done"})
+    assert Worker(real_runtime).run_once()
+    finished = real_runtime.jobs.get(job.id, tenant="default")
+    assert finished.status == "succeeded" and finished.result == "done"
+
+    lasting = real_runtime.jobs.submit(agent_id, "Say done again", tenant="default", max_steps=3)
+    for _ in range(4):
+        stub.fail(503, "down for maintenance", None, {"Retry-After": "0"})
+    assert Worker(real_runtime).run_once()
+    failed = real_runtime.jobs.get(lasting.id, tenant="default")
+    assert failed.status == "failed"
+    assert "down for maintenance" in (failed.error or "")
+    assert f"at {stub.url}" in (failed.error or "")
