@@ -23,6 +23,8 @@ class Tool:
     name: str
     function: ToolFunction
     schema: dict[str, Any]
+    # A custom tool checks its own arguments (against its JSON schema); ours are checked here.
+    checks_itself: bool = False
 
     def __call__(self, memory: Memory, arguments: dict[str, Any]) -> str:
         return self.function(memory, **arguments)
@@ -36,6 +38,12 @@ class ToolRegistry:
         tool = Tool(name or function.__name__, function, schema_for(function, name))
         self._tools[tool.name] = tool
         return function
+
+    def add(self, schema: dict[str, Any], call: Callable[[dict[str, Any]], str]) -> None:
+        """A custom tool: `call` gets the arguments (a JSON object) and checks them itself."""
+        self._tools[schema["name"]] = Tool(
+            schema["name"], lambda _memory, **arguments: call(arguments), schema, True
+        )
 
     def names(self) -> list[str]:
         return list(self._tools)
@@ -65,6 +73,8 @@ class ToolRegistry:
             ) from exc
         if not isinstance(arguments, dict):
             raise ToolError("arguments must be a JSON object")
+        if tool.checks_itself:
+            return tool(memory, arguments)
         properties = tool.schema["parameters"]["properties"]
         unknown = sorted(set(arguments) - set(properties))
         if unknown:

@@ -1,6 +1,7 @@
 """agent_runtime's folders are layers: a module imports only from its own layer and those below.
 
-core → storage → llm, embedding → memory → retrieval → facts → turns → jobs → runtime.py, stores.py
+core → storage → llm, embedding → memory → retrieval → facts, tools → turns → jobs →
+runtime.py, stores.py
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ ORDER = {
     "memory": 3,
     "retrieval": 4,
     "facts": 5,
+    "tools": 5,
     "turns": 6,
     "jobs": 7,
     "": 8,  # runtime.py and stores.py, the Python API on top

@@ -64,3 +64,12 @@ MAX_JSON_DEPTH = 32  # nesting of a request body
 # Numeric ids in paths and cursors: the id columns are 32-bit INTEGER on PostgreSQL, so a
 # larger cursor would fail in the database rather than be refused here.
 MAX_ID_VALUE = 2**31 - 1
+
+# Custom tools
+MAX_TOOL_NAME_CHARS = 64  # what providers accept as a function name
+MAX_TOOL_DESCRIPTION_CHARS = 2_000
+MAX_TOOL_SCHEMA_BYTES = 20_000  # a tool's parameters schema, as JSON
+MAX_TOOL_URL_CHARS = 2_000
+MAX_TOOL_HEADERS = 20
+MAX_TOOL_HEADER_CHARS = 2_000  # a header's name or value
+MAX_TOOL_RESPONSE_BYTES = 64_000  # of a tool's response body; the rest is cut, and said so

@@ -62,6 +62,12 @@ class Settings:
     # Keys bound to base URL prefixes, read from the environment variables that
     # RECALLD_BASE_URL_KEYS names ("https://llm.internal/v1=INTERNAL_LLM_KEY"). Never shown.
     base_url_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Where custom tools and MCP servers may send requests: URL prefixes; empty means nowhere.
+    allowed_tool_urls: tuple[str, ...] = ()
+    # Secrets a tool's headers may name as ${secret:NAME}, read from the environment variables
+    # RECALLD_TOOL_SECRETS names ("WEATHER_KEY=WEATHER_API_KEY"). Never shown, logged or exported.
+    tool_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    tool_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -75,6 +81,11 @@ class Settings:
         raw_urls = env.get(PREFIX + "ALLOWED_BASE_URLS", "")
         values["allowed_base_urls"] = tuple(u.strip() for u in raw_urls.split(",") if u.strip())
         values["base_url_keys"] = _bound_keys(env.get(PREFIX + "BASE_URL_KEYS", ""), env)
+        raw_tool_urls = env.get(PREFIX + "ALLOWED_TOOL_URLS", "")
+        values["allowed_tool_urls"] = tuple(
+            u.strip() for u in raw_tool_urls.split(",") if u.strip()
+        )
+        values["tool_secrets"] = _named_secrets(env.get(PREFIX + "TOOL_SECRETS", ""), env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
@@ -96,6 +107,8 @@ class Settings:
                 "RECALLD_PROVIDER_ATTEMPTS must be 1 to 20 and RECALLD_PROVIDER_RETRY_SECONDS "
                 "at least 0"
             )
+        if self.tool_timeout_seconds <= 0:
+            raise ConfigurationError("RECALLD_TOOL_TIMEOUT_SECONDS must be above 0")
         if self.max_messages_per_send < 1:
             raise ConfigurationError("RECALLD_MAX_MESSAGES_PER_SEND must be at least 1")
 
@@ -151,6 +164,7 @@ _FIELDS: dict[str, type] = {
     "extraction_threads": int,
     "extraction_lease_seconds": float,
     "bootstrap_admin_key": str,
+    "tool_timeout_seconds": float,
 }
 
 
@@ -172,6 +186,27 @@ def _bound_keys(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]
             )
         bound.append((prefix.strip(), key))
     return tuple(bound)
+
+
+def _named_secrets(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """`NAME=ENV_NAME` pairs, comma-separated, resolved to (NAME, secret)."""
+    named = []
+    for item in (i.strip() for i in raw.split(",")):
+        if not item:
+            continue
+        name, sep, variable = (p.strip() for p in item.partition("="))
+        if not sep or not name.replace("_", "").isalnum() or not variable:
+            raise ConfigurationError(
+                f"{PREFIX}TOOL_SECRETS: {item!r} is not 'NAME=ENV_VARIABLE' (NAME: letters, "
+                "digits, _)"
+            )
+        value = env.get(variable, "")
+        if not value:
+            raise ConfigurationError(
+                f"{PREFIX}TOOL_SECRETS names {variable}, which is not set or empty"
+            )
+        named.append((name, value))
+    return tuple(named)
 
 
 def _parse(name: str, raw: str, kind: type) -> object:

@@ -1,0 +1,1 @@
+"""Custom tools: HTTP endpoints a tenant describes, called by its agents."""
