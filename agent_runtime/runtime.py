@@ -46,6 +46,9 @@ from agent_runtime.storage.database import make_engine, transaction, upgrade
 from agent_runtime.storage.processes import Processes
 from agent_runtime.storage.tables import Agent, AgentBlock, Block, utcnow
 from agent_runtime.stores import DEFAULT_TENANT, ArchivalMemory, RecallMemory, page
+from agent_runtime.tools import catalogue
+from agent_runtime.tools.custom_tools import CustomTools
+from agent_runtime.tools.http_tool import HttpClient
 from agent_runtime.turns import idempotency
 from agent_runtime.turns.leases import Lease, LeaseKeeper
 from agent_runtime.turns.loop import EventSink, TurnOptions, TurnResult, TurnRunner
@@ -89,6 +92,7 @@ class Runtime:
         embedder_factory: Callable[[str], Embedder] | None = None,
         index: VectorIndex | None = None,
         tools: ToolRegistry | None = None,
+        http_client: HttpClient | None = None,
         fusion: Fusion | None = None,
         background_indexing: bool = True,
     ) -> None:
@@ -134,6 +138,8 @@ class Runtime:
             facts=self.facts,
         )
         self.runner = TurnRunner(self.services)
+        reserved = frozenset(self.services.tools.names()) | catalogue.JOB_TOOLS
+        self.custom_tools = CustomTools(engine, settings, reserved, http_client)
         # The stores are parts of the runtime; their methods are its Python API as they are.
         self.archival = ArchivalMemory(self.services)
         self.recall = RecallMemory(self.services)
@@ -335,6 +341,9 @@ class Runtime:
                 replay = self._replay(agent_id, key, inputs)
                 if replay is not None:
                     return replay
+            # The agent's custom tools as attached now, added outside the loop.
+            base = options.tools or self.services.tools
+            options.tools = self.custom_tools.registry(agent_id, base)
             result = self.runner.run(agent_id, inputs, options, lease)
             return result
         finally:

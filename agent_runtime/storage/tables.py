@@ -375,3 +375,29 @@ class PassageEvent(SQLModel, table=True):
     actor: str = "api"
     turn_id: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class CustomTool(SQLModel, table=True):
+    """A tenant's HTTP tool. `headers` keep ``${secret:NAME}`` references, never the values."""
+
+    __tablename__ = "custom_tool"
+    __table_args__ = (Index("ux_custom_tool_tenant_name", "tenant_id", "name", unique=True),)
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    name: str
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    parameters: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    url: str
+    method: str
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AgentTool(SQLModel, table=True):
+    """The custom tools attached to an agent; its model sees their schemas in every step."""
+
+    __tablename__ = "agent_tool"
+    agent_id: str = Field(primary_key=True, foreign_key="agent.id", ondelete="CASCADE")
+    tool_id: str = Field(primary_key=True, foreign_key="custom_tool.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,168 @@
+"""A tenant's custom tools and the agents they are attached to.
+
+Names are unique per tenant and may not be a built-in tool's; a tool is found by id or name,
+always within the caller's tenant (another tenant's tool is a NotFound). URLs must start with a
+prefix in `RECALLD_ALLOWED_TOOL_URLS` when saved (and again at every call, `http_tool.Caller`);
+header values may name server secrets, which must exist when saved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
+from agent_runtime.core.limits import MAX_TOOL_SCHEMA_BYTES
+from agent_runtime.storage.tables import AgentTool, CustomTool, utcnow
+from agent_runtime.tools import http_tool, secrets
+from agent_runtime.tools.http_tool import Caller, HttpTool
+from memory_tools import ToolRegistry
+
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what providers accept as a function name
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# The job tools are added to a job's registry only; they are taken names all the same.
+JOB_TOOLS = frozenset({"report_progress", "complete_job"})
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a saved tool must satisfy on this server."""
+
+    allowed_urls: tuple[str, ...]
+    secrets: Mapping[str, str]
+    reserved: frozenset[str]  # built-in tool names
+
+
+def _check(row: CustomTool, policy: Policy) -> None:
+    if not NAME.match(row.name):
+        raise InvalidInput("name must be 1-64 letters, digits, _ or -", field="name")
+    if row.name in policy.reserved:
+        raise Conflict(f"{row.name!r} is a built-in tool's name")
+    if row.method not in METHODS:
+        raise InvalidInput(f"method must be one of {', '.join(METHODS)}", field="method")
+    if len(json.dumps(row.parameters)) > MAX_TOOL_SCHEMA_BYTES:
+        raise LimitExceeded(f"parameters is over {MAX_TOOL_SCHEMA_BYTES} bytes as JSON")
+    http_tool.check_schema(row.parameters)
+    if not http_tool.allowed(row.url, policy.allowed_urls):
+        raise InvalidInput(
+            "url must start with a prefix in RECALLD_ALLOWED_TOOL_URLS"
+            + ("" if policy.allowed_urls else " (none is set: no tool may call out)"),
+            field="url",
+        )
+    secrets.check(row.headers, policy.secrets)
+
+
+def _taken(session: Session, tenant: str, name: str, but: str | None = None) -> None:
+    query = select(CustomTool).where(CustomTool.tenant_id == tenant, CustomTool.name == name)
+    other = session.exec(query).first()
+    if other is not None and other.id != but:
+        raise Conflict(f"a tool named {name!r} exists")
+
+
+def create(session: Session, tenant: str, fields: dict[str, Any], policy: Policy) -> CustomTool:
+    row = CustomTool(
+        id="tool-" + uuid.uuid4().hex,
+        tenant_id=tenant,
+        name=fields["name"],
+        description=fields.get("description", ""),
+        parameters=fields["parameters"],
+        url=fields["url"],
+        method=fields.get("method", "POST"),
+        headers=dict(fields.get("headers") or {}),
+    )
+    _check(row, policy)
+    _taken(session, tenant, row.name)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get(session: Session, tenant: str, tool: str) -> CustomTool:
+    """The tenant's tool with id or name `tool`."""
+    column = CustomTool.id if tool.startswith("tool-") else CustomTool.name
+    row = session.exec(
+        select(CustomTool).where(CustomTool.tenant_id == tenant, column == tool)
+    ).first()
+    if row is None:
+        raise NotFound(f"no tool {tool!r}")
+    return row
+
+
+def listing(session: Session, tenant: str) -> list[CustomTool]:
+    query = select(CustomTool).where(CustomTool.tenant_id == tenant).order_by(col(CustomTool.name))
+    return list(session.exec(query))
+
+
+def update(
+    session: Session, tenant: str, tool: str, changes: dict[str, Any], policy: Policy
+) -> CustomTool:
+    row = get(session, tenant, tool)
+    for key, value in changes.items():
+        setattr(row, key, dict(value) if key == "headers" else value)
+    _check(row, policy)
+    _taken(session, tenant, row.name, but=row.id)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete(session: Session, tenant: str, tool: str) -> None:
+    row = get(session, tenant, tool)
+    for link in session.exec(select(AgentTool).where(AgentTool.tool_id == row.id)):
+        session.delete(link)
+    session.delete(row)
+
+
+def attach(session: Session, tenant: str, agent_id: str, tool: str) -> CustomTool:
+    """Attach (the caller has checked the agent is the tenant's); attaching twice is one link."""
+    row = get(session, tenant, tool)
+    if session.get(AgentTool, (agent_id, row.id)) is None:
+        session.add(AgentTool(agent_id=agent_id, tool_id=row.id))
+    return row
+
+
+def detach(session: Session, tenant: str, agent_id: str, tool: str) -> None:
+    row = get(session, tenant, tool)
+    link = session.get(AgentTool, (agent_id, row.id))
+    if link is None:
+        raise NotFound(f"tool {row.name!r} is not attached to this agent")
+    session.delete(link)
+
+
+def attached(session: Session, agent_id: str) -> list[CustomTool]:
+    query = (
+        select(CustomTool)
+        .join(AgentTool, col(AgentTool.tool_id) == col(CustomTool.id))
+        .where(AgentTool.agent_id == agent_id)
+        .order_by(col(CustomTool.name))
+    )
+    return list(session.exec(query))
+
+
+def as_tool(row: CustomTool) -> HttpTool:
+    return HttpTool(row.name, row.description, row.parameters, row.url, row.method, row.headers)
+
+
+def registry_for(rows: list[CustomTool], base: ToolRegistry, caller: Caller) -> ToolRegistry:
+    """`base` with the attached tools added; each call goes through `caller`."""
+    if not rows:
+        return base
+    registry = base.copy()
+    for row in rows:
+        tool = as_tool(row)
+        registry.add(tool.schema(), _bound(caller, tool))
+    return registry
+
+
+def _bound(caller: Caller, tool: HttpTool) -> Callable[[dict[str, Any]], str]:
+    def call(arguments: dict[str, Any]) -> str:
+        return caller.call(tool, arguments)
+
+    return call
