@@ -33,6 +33,7 @@ from server.routes import (
     messages,
     openai_compat,
     recall,
+    tools,
     transfer,
 )
 
@@ -52,6 +53,7 @@ OPERATIONS: list[api.Operation] = [
     *transfer.operations,
     *openai_compat.operations,
     *keys.operations,
+    *tools.operations,
 ]
 
 
