@@ -12,7 +12,7 @@ from typing import Self, TypeVar
 
 import httpx
 
-from recalld.api import Api, JobsApi, KeysApi
+from recalld.api import Api, JobsApi, KeysApi, ToolsApi
 from recalld.calls import Call, Stream, result
 from recalld.client import DEFAULT_URL
 from recalld.errors import unreachable
@@ -68,6 +68,10 @@ class AsyncJobs(JobsApi, AsyncRunner):
     """`AsyncClient.jobs`."""
 
 
+class AsyncTools(ToolsApi, AsyncRunner):
+    """`AsyncClient.tools`."""
+
+
 class AsyncKeys(KeysApi, AsyncRunner):
     """`AsyncClient.keys`."""
 
@@ -90,6 +94,7 @@ class AsyncClient(Api, AsyncRunner):
         super().__init__(http, url)
         self.jobs = AsyncJobs(http, url)
         self.keys = AsyncKeys(http, url)
+        self.tools = AsyncTools(http, url)
 
     async def __aenter__(self) -> Self:
         return self

@@ -451,3 +451,54 @@ class KeysApi:
     @endpoint
     def revoke(self, key_id: int) -> Call[JSON]:
         return call("DELETE", f"/v1/keys/{key_id}")
+
+
+class ToolsApi:
+    """`client.tools`: the tenant's custom HTTP tools, and which agents may call them. A tool is
+    named by its id or its name."""
+
+    @endpoint
+    def create(
+        self,
+        name: str,
+        url: str,
+        parameters: JSON,
+        description: str = "",
+        method: str = "POST",
+        headers: dict[str, str] | None = None,
+    ) -> Call[JSON]:
+        """A new tool; header values may name server secrets as `${secret:NAME}`."""
+        body = given(
+            name=name,
+            url=url,
+            parameters=parameters,
+            description=description,
+            method=method,
+            headers=headers,
+        )
+        return call("POST", "/v1/tools", json=body)
+
+    @endpoint
+    def list(self) -> Call[JSON]:
+        return call("GET", "/v1/tools")
+
+    @endpoint
+    def get(self, tool: str) -> Call[JSON]:
+        return call("GET", f"/v1/tools/{tool}")
+
+    @endpoint
+    def edit(self, /, tool: str, **fields: Any) -> Call[JSON]:
+        return call("PATCH", f"/v1/tools/{tool}", json=fields)
+
+    @endpoint
+    def delete(self, tool: str) -> Call[None]:
+        """Delete the tool, detaching it from every agent."""
+        return Call("DELETE", f"/v1/tools/{tool}", nothing)
+
+    @endpoint
+    def attach(self, agent_id: str, tool: str) -> Call[JSON]:
+        return call("POST", f"/v1/agents/{agent_id}/tools/{tool}")
+
+    @endpoint
+    def detach(self, agent_id: str, tool: str) -> Call[None]:
+        return Call("DELETE", f"/v1/agents/{agent_id}/tools/{tool}", nothing)

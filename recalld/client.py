@@ -12,7 +12,7 @@ from typing import Self, TypeVar
 
 import httpx
 
-from recalld.api import Api, JobsApi, KeysApi
+from recalld.api import Api, JobsApi, KeysApi, ToolsApi
 from recalld.calls import Call, Stream, result
 from recalld.errors import unreachable
 
@@ -66,6 +66,10 @@ class Jobs(JobsApi, SyncRunner):
     """`Client.jobs`."""
 
 
+class Tools(ToolsApi, SyncRunner):
+    """`Client.tools`."""
+
+
 class Keys(KeysApi, SyncRunner):
     """`Client.keys`."""
 
@@ -89,6 +93,7 @@ class Client(Api, SyncRunner):
         super().__init__(http, url)
         self.jobs = Jobs(http, url)
         self.keys = Keys(http, url)
+        self.tools = Tools(http, url)
 
     def __enter__(self) -> Self:
         return self

@@ -30,7 +30,8 @@ from recalld.calls import SSEDecoder
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("recalld-home")).start()
+    home = tmp_path_factory.mktemp("recalld-home")
+    live = LiveServer(home, RECALLD_ALLOWED_TOOL_URLS="http://127.0.0.1:9/").start()
     yield live
     live.stop()
 
@@ -132,6 +133,29 @@ def test_a_job_runs_and_its_events_end_with_its_status(api: Driver) -> None:
     assert events[-1].kind == "status" and events[-1].data["status"] == "succeeded"
     assert "step" in [e.kind for e in events]
     assert api(lambda c: c.jobs.get(job["id"]))["status"] == "succeeded"
+
+
+def test_a_custom_tool_is_made_attached_changed_and_deleted(api: Driver) -> None:
+    agent_id = api.agent()
+    name = f"weather_{uuid.uuid4().hex[:6]}"
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    made = api(lambda c: c.tools.create(name, "http://127.0.0.1:9/weather", schema))
+    assert made["name"] == name and made["method"] == "POST"
+    assert api(lambda c: c.tools.attach(agent_id, name))["id"] == made["id"]
+    assert name in [t["name"] for t in api(lambda c: c.tools.list())["data"]]
+    edited = api(lambda c: c.tools.edit(made["id"], description="Weather now"))
+    assert edited["description"] == "Weather now"
+    api(lambda c: c.tools.detach(agent_id, name))
+    api(lambda c: c.tools.delete(name))
+    with pytest.raises(NotFoundError):
+        api(lambda c: c.tools.get(made["id"]))
+
+
+def test_a_tool_url_the_server_does_not_allow_is_refused(api: Driver) -> None:
+    schema = {"type": "object"}
+    with pytest.raises(InvalidRequestError):
+        api(lambda c: c.tools.create("elsewhere", "http://10.0.0.1/x", schema))
+    assert "elsewhere" not in [t["name"] for t in api(lambda c: c.tools.list())["data"]]
 
 
 def test_an_unknown_agent_is_not_found(api: Driver) -> None:
