@@ -536,7 +536,8 @@ class Runtime:
         message brings in (for `user_id`, as a turn serving them would)."""
         with self._read() as session:
             agent = agents_.get(session, tenant, agent_id)
-            tool_tokens = self.services.counter.tools(agent.model, self.services.tools.schemas())
+            offered = self.custom_tools.registry(agent_id, self.services.tools)  # as a turn would
+            tool_tokens = self.services.counter.tools(agent.model, offered.schemas())
             shown = window.breakdown(session, agent, self.services.counter, tool_tokens)
             newest = messages_.newest_user_text(session, agent_id)
         if agent.memory != MemoryMode.AUTO or not newest:

@@ -98,3 +98,17 @@ def test_an_attached_tool_is_called_in_a_turn(
     assert client.delete(f"/v1/agents/{agent['id']}/tools/weather").status_code == 204
     assert client.delete(f"/v1/agents/{agent['id']}/tools/weather").status_code == 404
     assert client.post("/v1/agents/agent-nope/tools/weather").status_code == 404
+
+
+def test_an_attached_tool_schema_counts_in_the_context(
+    client: TestClient, server: ToolServer
+) -> None:
+    agent = client.post("/v1/agents", json={"name": "a"}).json()
+    client.post("/v1/tools", json=body(server))
+    before = client.get(f"/v1/agents/{agent['id']}/context").json()
+    client.post(f"/v1/agents/{agent['id']}/tools/weather")
+    after = client.get(f"/v1/agents/{agent['id']}/context").json()
+    assert after["tools"] > before["tools"]
+    assert after["total"] - before["total"] == after["tools"] - before["tools"]
+    client.delete(f"/v1/agents/{agent['id']}/tools/weather")
+    assert client.get(f"/v1/agents/{agent['id']}/context").json()["tools"] == before["tools"]
