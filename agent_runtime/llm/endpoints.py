@@ -24,31 +24,25 @@ NO_KEY = "recalld-no-key"
 SETTING = "RECALLD_ALLOWED_BASE_URLS"
 
 
-def check_syntax(url: str) -> None:
-    """A base URL is an absolute http(s) URL with a host, no credentials and no control
-    characters; anything else (file://, NUL, spaces) is refused whatever the policy."""
-    if len(url) > MAX_BASE_URL_CHARS:
-        raise InvalidInput(
-            f"model_base_url is over {MAX_BASE_URL_CHARS} characters", field="model_base_url"
-        )
+def check_syntax(url: str, field: str = "model_base_url", limit: int = MAX_BASE_URL_CHARS) -> None:
+    """An outbound URL (`field` names it) is an absolute http(s) URL with a host, no credentials
+    and no control characters; anything else (file://, NUL, spaces) is refused whatever the
+    policy."""
+    if len(url) > limit:
+        raise InvalidInput(f"{field} is over {limit} characters", field=field)
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise InvalidInput(
-            "model_base_url must not contain spaces or control characters", field="model_base_url"
-        )
+        raise InvalidInput(f"{field} must not contain spaces or control characters", field=field)
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError on a bad port)
     except ValueError as exc:
-        raise InvalidInput(f"model_base_url is not a URL: {exc}", field="model_base_url") from exc
+        raise InvalidInput(f"{field} is not a URL: {exc}", field=field) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            "model_base_url must be an http:// or https:// URL with a host",
-            field="model_base_url",
-        )
+        raise InvalidInput(f"{field} must be an http:// or https:// URL with a host", field=field)
     if parts.username is not None or parts.password is not None:
         raise InvalidInput(
-            "model_base_url must not carry credentials; bind a key with RECALLD_BASE_URL_KEYS",
-            field="model_base_url",
+            f"{field} must not carry credentials; the server binds keys and secrets by name",
+            field=field,
         )
 
 

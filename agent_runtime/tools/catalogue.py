@@ -18,7 +18,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
-from agent_runtime.core.limits import MAX_TOOL_SCHEMA_BYTES
+from agent_runtime.core.limits import MAX_TOOL_SCHEMA_BYTES, MAX_TOOL_URL_CHARS
+from agent_runtime.llm import endpoints
 from agent_runtime.storage.tables import AgentTool, CustomTool, utcnow
 from agent_runtime.tools import http_tool, secrets
 from agent_runtime.tools.http_tool import Caller, HttpTool
@@ -49,6 +50,7 @@ def _check(row: CustomTool, policy: Policy) -> None:
     if len(json.dumps(row.parameters)) > MAX_TOOL_SCHEMA_BYTES:
         raise LimitExceeded(f"parameters is over {MAX_TOOL_SCHEMA_BYTES} bytes as JSON")
     http_tool.check_schema(row.parameters)
+    endpoints.check_syntax(row.url, "url", MAX_TOOL_URL_CHARS)
     if not http_tool.allowed(row.url, policy.allowed_urls):
         raise InvalidInput(
             "url must start with a prefix in RECALLD_ALLOWED_TOOL_URLS"

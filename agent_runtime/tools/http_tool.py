@@ -19,6 +19,7 @@ import jsonschema
 
 from agent_runtime.core.errors import InvalidInput
 from agent_runtime.core.limits import MAX_TOOL_RESPONSE_BYTES
+from agent_runtime.llm import endpoints
 from agent_runtime.tools import secrets
 from memory_tools import ToolError
 
@@ -90,7 +91,8 @@ class FakeHttpClient:
 
 
 def allowed(url: str, prefixes: tuple[str, ...]) -> bool:
-    return any(url.startswith(prefix) for prefix in prefixes)
+    """`url` lies under one of `prefixes` at a path boundary (as a model base URL must)."""
+    return any(endpoints.under(url, prefix) for prefix in prefixes)
 
 
 def check_schema(parameters: dict[str, Any]) -> None:

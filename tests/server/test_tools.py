@@ -64,6 +64,7 @@ def test_tools_are_made_read_changed_and_deleted_without_showing_secrets(
     ("extra", "status", "says"),
     [
         ({"url": "http://169.254.169.254/latest"}, 422, "RECALLD_ALLOWED_TOOL_URLS"),
+        ({"url": "file:///etc/passwd"}, 422, "http"),
         ({"parameters": {"type": "object", "properties": {"a": {"type": 5}}}}, 422, "schema"),
         ({"headers": {"X": "${secret:NOPE}"}}, 422, "NOPE"),
         ({"name": "core_memory_append"}, 409, "built-in"),

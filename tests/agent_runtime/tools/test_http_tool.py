@@ -90,6 +90,22 @@ def test_a_url_outside_the_allow_list_is_refused_at_call_time() -> None:
     assert client.sent == []
 
 
+@pytest.mark.parametrize(
+    ("prefix", "url"),
+    [
+        ("http://tools.local:8", "http://tools.local:80/x"),
+        ("http://tools.local:8", "http://tools.local:8@evil.net/x"),
+        ("http://tools.local", "http://tools.localhost/x"),
+    ],
+)
+def test_a_url_only_sharing_the_prefix_text_is_not_under_it(prefix: str, url: str) -> None:
+    client = FakeHttpClient()
+    caller = Caller(client, (prefix,), {}, 5.0)
+    with pytest.raises(ToolError, match="not allowed"):
+        caller.call(HttpTool("weather", "", WEATHER, url), {"city": "Oslo"})
+    assert client.sent == []
+
+
 def test_a_long_body_is_cut_and_says_so() -> None:
     with ToolServer(lambda p, b: (200, "x" * 100_000)) as server:
         out = Caller(HttpxClient(limit=1000), (server.url,), {}, 5.0).call(
