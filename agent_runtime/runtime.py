@@ -186,6 +186,7 @@ class Runtime:
         self.services.indexer.stop()
         self.services.searcher.close()
         self.keys.close()  # its pending "last used" writes land first
+        self.custom_tools.close()
         self.services.engine.dispose()
 
     # -- agents -----------------------------------------------------------------------------

@@ -78,13 +78,9 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[name] = _parse(name, raw, kind)
-        raw_urls = env.get(PREFIX + "ALLOWED_BASE_URLS", "")
-        values["allowed_base_urls"] = tuple(u.strip() for u in raw_urls.split(",") if u.strip())
+        values["allowed_base_urls"] = _listed(env.get(PREFIX + "ALLOWED_BASE_URLS", ""))
         values["base_url_keys"] = _bound_keys(env.get(PREFIX + "BASE_URL_KEYS", ""), env)
-        raw_tool_urls = env.get(PREFIX + "ALLOWED_TOOL_URLS", "")
-        values["allowed_tool_urls"] = tuple(
-            u.strip() for u in raw_tool_urls.split(",") if u.strip()
-        )
+        values["allowed_tool_urls"] = _listed(env.get(PREFIX + "ALLOWED_TOOL_URLS", ""))
         values["tool_secrets"] = _named_secrets(env.get(PREFIX + "TOOL_SECRETS", ""), env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]
@@ -168,12 +164,15 @@ _FIELDS: dict[str, type] = {
 }
 
 
+def _listed(raw: str) -> tuple[str, ...]:
+    """A comma-separated setting's items, stripped, empty ones dropped."""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 def _bound_keys(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """`prefix=ENV_NAME` pairs, comma-separated, resolved to (prefix, key)."""
     bound = []
-    for item in (i.strip() for i in raw.split(",")):
-        if not item:
-            continue
+    for item in _listed(raw):
         prefix, sep, variable = item.rpartition("=")
         if not sep or not prefix.strip() or not variable.strip():
             raise ConfigurationError(
@@ -191,9 +190,7 @@ def _bound_keys(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]
 def _named_secrets(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """`NAME=ENV_NAME` pairs, comma-separated, resolved to (NAME, secret)."""
     named = []
-    for item in (i.strip() for i in raw.split(",")):
-        if not item:
-            continue
+    for item in _listed(raw):
         name, sep, variable = (p.strip() for p in item.partition("="))
         if not sep or not name.replace("_", "").isalnum() or not variable:
             raise ConfigurationError(

@@ -8,24 +8,25 @@ header values may name server secrets, which must exist when saved.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
-from agent_runtime.core.limits import MAX_TOOL_SCHEMA_BYTES, MAX_TOOL_URL_CHARS
+from agent_runtime.core.limits import MAX_TOOL_NAME_CHARS, MAX_TOOL_SCHEMA_BYTES, MAX_TOOL_URL_CHARS
 from agent_runtime.llm import endpoints
 from agent_runtime.storage.tables import AgentTool, CustomTool, utcnow
 from agent_runtime.tools import http_tool, secrets
 from agent_runtime.tools.http_tool import Caller, HttpTool
 from memory_tools import ToolRegistry
 
-NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what providers accept as a function name
+NAME = re.compile(rf"^[A-Za-z0-9_-]{{1,{MAX_TOOL_NAME_CHARS}}}$")  # as providers accept
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # The job tools are added to a job's registry only; they are taken names all the same.
 JOB_TOOLS = frozenset({"report_progress", "complete_job"})
@@ -42,7 +43,9 @@ class Policy:
 
 def _check(row: CustomTool, policy: Policy) -> None:
     if not NAME.match(row.name):
-        raise InvalidInput("name must be 1-64 letters, digits, _ or -", field="name")
+        raise InvalidInput(
+            f"name must be 1-{MAX_TOOL_NAME_CHARS} letters, digits, _ or -", field="name"
+        )
     if row.name in policy.reserved:
         raise Conflict(f"{row.name!r} is a built-in tool's name")
     if row.method not in METHODS:
@@ -159,12 +162,5 @@ def registry_for(rows: list[CustomTool], base: ToolRegistry, caller: Caller) -> 
     registry = base.copy()
     for row in rows:
         tool = as_tool(row)
-        registry.add(tool.schema(), _bound(caller, tool))
+        registry.add(tool.schema(), functools.partial(caller.call, tool))
     return registry
-
-
-def _bound(caller: Caller, tool: HttpTool) -> Callable[[dict[str, Any]], str]:
-    def call(arguments: dict[str, Any]) -> str:
-        return caller.call(tool, arguments)
-
-    return call

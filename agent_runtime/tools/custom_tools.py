@@ -72,3 +72,6 @@ class CustomTools:
     def registry(self, agent_id: str, base: ToolRegistry) -> ToolRegistry:
         """`base` plus the tools attached to the agent now."""
         return catalogue.registry_for(self.attached(agent_id), base, self.caller)
+
+    def close(self) -> None:
+        self.caller.client.close()

@@ -38,6 +38,8 @@ class HttpClient(Protocol):
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> HttpReply: ...
 
+    def close(self) -> None: ...
+
 
 class HttpxClient:
     """The real client: one pooled httpx client, reading at most `limit` bytes of a body."""
@@ -88,6 +90,9 @@ class FakeHttpClient:
     ) -> HttpReply:
         self.sent.append((method, url, dict(headers), body))
         return self.reply(method, url, headers, body)
+
+    def close(self) -> None:
+        pass
 
 
 def allowed(url: str, prefixes: tuple[str, ...]) -> bool:
