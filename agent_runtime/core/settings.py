@@ -13,6 +13,15 @@ PREFIX = "RECALLD_"
 
 
 @dataclass(frozen=True)
+class ToolSecret:
+    """A secret a tool's headers may name, and the only URL prefix it may be sent to."""
+
+    name: str
+    value: str = field(repr=False)
+    url_prefix: str
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=lambda: Path.home() / ".recalld")
     database_url: str | None = None
@@ -64,9 +73,10 @@ class Settings:
     base_url_keys: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     # Where custom tools and MCP servers may send requests: URL prefixes; empty means nowhere.
     allowed_tool_urls: tuple[str, ...] = ()
-    # Secrets a tool's headers may name as ${secret:NAME}, read from the environment variables
-    # RECALLD_TOOL_SECRETS names ("WEATHER_KEY=WEATHER_API_KEY"). Never shown, logged or exported.
-    tool_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Secrets a tool's headers may name as ${secret:NAME}, each read from the environment variable
+    # RECALLD_TOOL_SECRETS names and bound to the URL prefix it may be sent to
+    # ("WEATHER_KEY=WEATHER_API_KEY@https://api.weather.example/"). Never shown, logged or exported.
+    tool_secrets: tuple[ToolSecret, ...] = field(default=(), repr=False)
     tool_timeout_seconds: float = 10.0
 
     @classmethod
@@ -187,22 +197,28 @@ def _bound_keys(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]
     return tuple(bound)
 
 
-def _named_secrets(raw: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """`NAME=ENV_NAME` pairs, comma-separated, resolved to (NAME, secret)."""
+def _named_secrets(raw: str, env: Mapping[str, str]) -> tuple[ToolSecret, ...]:
+    """`NAME=ENV_NAME@URL_PREFIX` items, comma-separated, each resolved to a ToolSecret."""
     named = []
     for item in _listed(raw):
-        name, sep, variable = (p.strip() for p in item.partition("="))
+        name, sep, rest = (p.strip() for p in item.partition("="))
+        variable, at, prefix = (p.strip() for p in rest.partition("@"))
         if not sep or not name.replace("_", "").isalnum() or not variable:
             raise ConfigurationError(
-                f"{PREFIX}TOOL_SECRETS: {item!r} is not 'NAME=ENV_VARIABLE' (NAME: letters, "
-                "digits, _)"
+                f"{PREFIX}TOOL_SECRETS: {item!r} is not 'NAME=ENV_VARIABLE@URL_PREFIX' (NAME: "
+                "letters, digits, _)"
+            )
+        if not at or not prefix.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"{PREFIX}TOOL_SECRETS: {name} is bound to no URL: write "
+                f"{name}={variable}@https://host/path/ (the only prefix it may be sent to)"
             )
         value = env.get(variable, "")
         if not value:
             raise ConfigurationError(
                 f"{PREFIX}TOOL_SECRETS names {variable}, which is not set or empty"
             )
-        named.append((name, value))
+        named.append(ToolSecret(name, value, prefix))
     return tuple(named)
 
 

@@ -14,7 +14,7 @@ needs no setting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from agent_runtime.core.errors import InvalidInput
 from agent_runtime.core.limits import MAX_BASE_URL_CHARS
@@ -30,8 +30,10 @@ def check_syntax(url: str, field: str = "model_base_url", limit: int = MAX_BASE_
     policy."""
     if len(url) > limit:
         raise InvalidInput(f"{field} is over {limit} characters", field=field)
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise InvalidInput(f"{field} must not contain spaces or control characters", field=field)
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c == "\\" for c in url):
+        raise InvalidInput(
+            f"{field} must not contain spaces, backslashes or control characters", field=field
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError on a bad port)
@@ -44,6 +46,9 @@ def check_syntax(url: str, field: str = "model_base_url", limit: int = MAX_BASE_
             f"{field} must not carry credentials; the server binds keys and secrets by name",
             field=field,
         )
+    # A prefix check reads the URL as written, a client after resolving "..": refuse what differs.
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        raise InvalidInput(f"{field} must not contain . or .. path segments", field=field)
 
 
 def under(url: str, prefix: str) -> bool:

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
 from agent_runtime.core.limits import MAX_TOOL_NAME_CHARS, MAX_TOOL_SCHEMA_BYTES, MAX_TOOL_URL_CHARS
+from agent_runtime.core.settings import ToolSecret
 from agent_runtime.llm import endpoints
 from agent_runtime.storage.tables import AgentTool, CustomTool, utcnow
 from agent_runtime.tools import http_tool, secrets
@@ -37,7 +38,7 @@ class Policy:
     """What a saved tool must satisfy on this server."""
 
     allowed_urls: tuple[str, ...]
-    secrets: Mapping[str, str]
+    secrets: Mapping[str, ToolSecret]
     reserved: frozenset[str]  # built-in tool names
 
 
@@ -60,7 +61,7 @@ def _check(row: CustomTool, policy: Policy) -> None:
             + ("" if policy.allowed_urls else " (none is set: no tool may call out)"),
             field="url",
         )
-    secrets.check(row.headers, policy.secrets)
+    secrets.check(row.headers, row.url, policy.secrets)
 
 
 def _taken(session: Session, tenant: str, name: str, but: str | None = None) -> None:

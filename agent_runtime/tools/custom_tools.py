@@ -12,7 +12,7 @@ from agent_runtime.core.settings import Settings
 from agent_runtime.memory import agents as agents_
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import CustomTool
-from agent_runtime.tools import catalogue
+from agent_runtime.tools import catalogue, secrets
 from agent_runtime.tools.http_tool import Caller, HttpClient, HttpxClient
 from memory_tools import ToolRegistry
 
@@ -26,7 +26,7 @@ class CustomTools:
         client: HttpClient | None = None,
     ) -> None:
         self._engine = engine
-        known = dict(settings.tool_secrets)
+        known = secrets.by_name(settings.tool_secrets)
         self.policy = catalogue.Policy(settings.allowed_tool_urls, known, reserved)
         self.caller = Caller(
             client or HttpxClient(),

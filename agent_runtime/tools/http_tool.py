@@ -18,7 +18,8 @@ import httpx
 import jsonschema
 
 from agent_runtime.core.errors import InvalidInput
-from agent_runtime.core.limits import MAX_TOOL_RESPONSE_BYTES
+from agent_runtime.core.limits import MAX_TOOL_RESPONSE_BYTES, MAX_TOOL_URL_CHARS
+from agent_runtime.core.settings import ToolSecret
 from agent_runtime.llm import endpoints
 from agent_runtime.tools import secrets
 from memory_tools import ToolError
@@ -100,6 +101,15 @@ def allowed(url: str, prefixes: tuple[str, ...]) -> bool:
     return any(endpoints.under(url, prefix) for prefix in prefixes)
 
 
+def _well_formed(url: str) -> bool:
+    """`url` passes the syntax check (a tool saved before a check was added may not)."""
+    try:
+        endpoints.check_syntax(url, "url", MAX_TOOL_URL_CHARS)
+    except InvalidInput:
+        return False
+    return True
+
+
 def check_schema(parameters: dict[str, Any]) -> None:
     """`parameters` is a valid JSON schema for an object of arguments (InvalidInput if not)."""
     try:
@@ -130,7 +140,7 @@ class Caller:
 
     client: HttpClient
     allowed_urls: tuple[str, ...]
-    secrets: Mapping[str, str]
+    secrets: Mapping[str, ToolSecret]
     timeout: float
 
     def call(self, tool: HttpTool, arguments: dict[str, Any]) -> str:
@@ -141,9 +151,11 @@ class Caller:
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "arguments"
             raise ToolError(f"invalid arguments for {tool.name}: {where}: {errors[0].message}")
-        if not allowed(tool.url, self.allowed_urls):
+        if not allowed(tool.url, self.allowed_urls) or not _well_formed(tool.url):
             raise ToolError(f"{tool.name}'s URL is not allowed on this server any more")
-        headers = {"Content-Type": "application/json"} | secrets.resolve(tool.headers, self.secrets)
+        headers = {"Content-Type": "application/json"} | secrets.resolve(
+            tool.headers, tool.url, self.secrets
+        )
         body = json.dumps(arguments).encode()
         reply = self.client.send(tool.method, tool.url, headers, body, self.timeout)
         text = reply.body.decode("utf-8", errors="replace")

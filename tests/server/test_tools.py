@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 from tool_server import ToolServer
 
-from agent_runtime.core.settings import Settings
+from agent_runtime.core.settings import Settings, ToolSecret
 from agent_runtime.llm.scripted import ScriptedLLM
 
 
@@ -24,7 +24,10 @@ def server() -> Iterator[ToolServer]:
 
 @pytest.fixture
 def settings(settings: Settings, server: ToolServer) -> Settings:
-    return settings.with_(allowed_tool_urls=(server.url + "/",), tool_secrets=(("WX", "s3cret"),))
+    return settings.with_(
+        allowed_tool_urls=(server.url + "/",),
+        tool_secrets=(ToolSecret("WX", "s3cret", server.url + "/weather"),),
+    )
 
 
 def body(server: ToolServer, **extra: Any) -> dict[str, Any]:
@@ -67,6 +70,7 @@ def test_tools_are_made_read_changed_and_deleted_without_showing_secrets(
         ({"url": "file:///etc/passwd"}, 422, "http"),
         ({"parameters": {"type": "object", "properties": {"a": {"type": 5}}}}, 422, "schema"),
         ({"headers": {"X": "${secret:NOPE}"}}, 422, "NOPE"),
+        ({"url": "http://127.0.0.1:1/weather/../admin"}, 422, ".."),
         ({"name": "core_memory_append"}, 409, "built-in"),
         ({"name": "has space"}, 422, "name"),
         ({"method": "TRACE"}, 422, "method"),
@@ -113,3 +117,17 @@ def test_an_attached_tool_schema_counts_in_the_context(
     assert after["total"] - before["total"] == after["tools"] - before["tools"]
     client.delete(f"/v1/agents/{agent['id']}/tools/weather")
     assert client.get(f"/v1/agents/{agent['id']}/context").json()["tools"] == before["tools"]
+
+
+def test_a_tool_cannot_aim_a_bound_secret_at_another_allowed_url(
+    client: TestClient, server: ToolServer
+) -> None:
+    """WX is bound to /weather; /echo is allowed for tools too, but not for WX."""
+    r = client.post("/v1/tools", json=body(server, url=server.url + "/echo"))
+    assert r.status_code == 422, r.text
+    assert "only be sent to URLs under" in r.json()["error"]["message"]
+    assert client.post("/v1/tools", json=body(server)).status_code == 201
+    moved = client.patch("/v1/tools/weather", json={"url": server.url + "/echo"})
+    assert moved.status_code == 422, moved.text
+    assert client.get("/v1/tools/weather").json()["url"] == server.url + "/weather"
+    assert server.requests == []

@@ -8,7 +8,7 @@ import pytest
 from tool_server import ToolServer
 
 from agent_runtime.core.errors import Conflict, InvalidInput, NotFound
-from agent_runtime.core.settings import Settings
+from agent_runtime.core.settings import Settings, ToolSecret
 from agent_runtime.core.specs import AgentSpec
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.llm.scripted import ScriptedLLM
@@ -36,7 +36,8 @@ def server() -> Iterator[ToolServer]:
 @pytest.fixture
 def rt(settings: Settings, fake_llm: ScriptedLLM, server: ToolServer) -> Iterator[Runtime]:
     configured = settings.with_(
-        allowed_tool_urls=(server.url + "/",), tool_secrets=(("WX", "s3cret"),)
+        allowed_tool_urls=(server.url + "/",),
+        tool_secrets=(ToolSecret("WX", "s3cret", server.url + "/weather"),),
     )
     runtime = Runtime(
         configured,

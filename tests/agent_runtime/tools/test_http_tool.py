@@ -9,6 +9,7 @@ import pytest
 from tool_server import ToolServer
 
 from agent_runtime.core.errors import InvalidInput
+from agent_runtime.core.settings import ToolSecret
 from agent_runtime.tools.http_tool import (
     Caller,
     FakeHttpClient,
@@ -35,6 +36,11 @@ def weather(path: str, body: dict[str, Any]) -> tuple[int, str]:
     return 200, json.dumps({"city": body["city"], "forecast": "sunny"})
 
 
+def key(url: str, value: str = "s3cret") -> ToolSecret:
+    """WEATHER_KEY, bound to the weather endpoint under `url`."""
+    return ToolSecret("WEATHER_KEY", value, url + "/weather")
+
+
 def tool(url: str, **headers: str) -> HttpTool:
     return HttpTool(
         "weather", "The forecast for a city", WEATHER, url + "/weather", "POST", headers
@@ -43,7 +49,7 @@ def tool(url: str, **headers: str) -> HttpTool:
 
 def test_a_call_sends_the_arguments_as_json_with_resolved_secrets() -> None:
     with ToolServer(weather) as server:
-        caller = Caller(HttpxClient(), (server.url,), {"WEATHER_KEY": "s3cret"}, 5.0)
+        caller = Caller(HttpxClient(), (server.url,), {"WEATHER_KEY": key(server.url)}, 5.0)
         out = caller.call(
             tool(server.url, Authorization="Bearer ${secret:WEATHER_KEY}"), {"city": "Oslo"}
         )
@@ -138,9 +144,55 @@ def test_secrets_come_from_the_variables_the_setting_names() -> None:
     from agent_runtime.core.errors import ConfigurationError
     from agent_runtime.core.settings import Settings
 
-    env = {"RECALLD_TOOL_SECRETS": "WEATHER_KEY=WX, OTHER=OT", "WX": "s3cret", "OT": "x"}
+    env = {
+        "RECALLD_TOOL_SECRETS": "WEATHER_KEY=WX@https://wx.example/v1/, OTHER=OT@http://o.local",
+        "WX": "s3cret",
+        "OT": "x",
+    }
     settings = Settings.from_env(env)
-    assert dict(settings.tool_secrets) == {"WEATHER_KEY": "s3cret", "OTHER": "x"}
+    assert settings.tool_secrets == (
+        ToolSecret("WEATHER_KEY", "s3cret", "https://wx.example/v1/"),
+        ToolSecret("OTHER", "x", "http://o.local"),
+    )
     assert "s3cret" not in repr(settings)
     with pytest.raises(ConfigurationError, match="MISSING"):
-        Settings.from_env({"RECALLD_TOOL_SECRETS": "K=MISSING"})
+        Settings.from_env({"RECALLD_TOOL_SECRETS": "K=MISSING@http://k.local/"})
+    with pytest.raises(ConfigurationError, match="bound to no URL"):
+        Settings.from_env({"RECALLD_TOOL_SECRETS": "K=KV", "KV": "v"})
+
+
+@pytest.mark.parametrize(
+    ("secret", "says"),
+    [
+        (ToolSecret("WEATHER_KEY", "s3cret", "http://wx.local/weather"), "only be sent"),
+        (ToolSecret("OTHER", "s3cret", "http://tools.local/"), "not on this server"),
+    ],
+)
+def test_a_secret_goes_only_under_its_own_prefix(secret: ToolSecret, says: str) -> None:
+    """Both URLs are allowed for tools, but the key is bound to wx.local: a tool aimed at
+    tools.local (a tenant's endpoint that echoes headers, say) gets no call at all."""
+    client = FakeHttpClient()
+    caller = Caller(client, ("http://tools.local/", "http://wx.local/"), {secret.name: secret}, 5.0)
+    with pytest.raises(ToolError, match=says):
+        caller.call(
+            tool("http://tools.local", Authorization="Bearer ${secret:WEATHER_KEY}"),
+            {"city": "Oslo"},
+        )
+    assert client.sent == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://tools.local/t/../admin",
+        "http://tools.local/t/%2E%2e/admin",
+        "http://tools.local\\@e",
+    ],
+)
+def test_a_url_that_resolves_outside_its_prefix_is_refused(url: str) -> None:
+    """httpx resolves "..": a prefix check on the text as written would let it out."""
+    client = FakeHttpClient()
+    caller = Caller(client, ("http://tools.local/t/",), {}, 5.0)
+    with pytest.raises(ToolError, match="not allowed"):
+        caller.call(HttpTool("weather", "", WEATHER, url), {"city": "Oslo"})
+    assert client.sent == []
