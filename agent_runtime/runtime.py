@@ -29,7 +29,7 @@ from agent_runtime.history import MemoryHistory
 from agent_runtime.importer import Importer
 from agent_runtime.ingestion import Ingestion
 from agent_runtime.jobs.queue import Jobs
-from agent_runtime.llm import LLM, Usage
+from agent_runtime.llm import LLM, Delta, Usage
 from agent_runtime.llm.endpoints import Endpoints
 from agent_runtime.llm.retrying import RetryingLLM, RetryPolicy
 from agent_runtime.llm.tokens import TokenCounter
@@ -291,6 +291,7 @@ class Runtime:
         tenant: str = DEFAULT_TENANT,
         max_steps: int | None = None,
         on_message: EventSink | None = None,
+        on_delta: Callable[[int, Delta], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         idempotency_key: str | None = None,
         user_id: str | None = None,
@@ -309,6 +310,7 @@ class Runtime:
         options = TurnOptions(
             max_steps=max_steps,
             on_message=on_message,
+            on_delta=on_delta,
             idempotency_key=idempotency_key,
             user_id=user_id,
         )

@@ -103,6 +103,7 @@ class ChatSession:
         self.errors = errors or console
         self.interactive = interactive
         self.failed = False
+        self.streaming = False  # an assistant reply is being printed as its tokens come
 
     def run(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -191,8 +192,15 @@ class ChatSession:
         if status:
             status.start()
         try:
-            for event in self.api.stream(self.agent["id"], text):
-                if status and event.kind in ("tool_call", "assistant_message", "done", "error"):
+            # Piped output stays one whole line per reply; a terminal sees the tokens come.
+            for event in self.api.stream(self.agent["id"], text, tokens=self.interactive):
+                if status and event.kind in (
+                    "assistant_delta",
+                    "tool_call",
+                    "assistant_message",
+                    "done",
+                    "error",
+                ):
                     status.stop()
                 self.render(event.kind, event.data)
                 if status and event.kind in ("tool_result",):
@@ -202,7 +210,18 @@ class ChatSession:
                 status.stop()
 
     def render(self, kind: str, data: dict) -> None:
-        if kind == "tool_call":
+        if kind == "assistant_delta":
+            if not self.streaming:
+                self.console.print(f"[bold cyan]{escape(self.agent['name'])}[/bold cyan]")
+                self.streaming = True
+            self.console.print(data["text"], end="", markup=False, highlight=False)
+        elif kind == "delta_reset" and self.streaming:
+            self.console.print("\n[dim](the model is answering again)[/dim]")
+            self.streaming = False
+        elif kind == "assistant_message" and self.streaming:
+            self.console.print()  # its text is on the screen already
+            self.streaming = False
+        elif kind == "tool_call":
             icon = "✎" if data["name"].startswith("core_memory") else "⚙"
             self.console.print(
                 f"[dim]{icon} {escape(describe_call(data['name'], data['arguments']))}[/dim]"

@@ -145,13 +145,17 @@ class Api:
         max_steps: int | None = None,
         user_id: str | None = None,
         idempotency_key: str | None = None,
+        tokens: bool = False,
     ) -> Stream[Event]:
-        """Run a turn, its steps as `Event`s while it runs (ending with `done` or `error`)."""
+        """Run a turn, its steps as `Event`s while it runs (ending with `done` or `error`).
+        With `tokens`, also the model's pieces as it makes them: `assistant_delta` (text),
+        `tool_call_delta`, and `delta_reset` when a retry voids a step's pieces."""
+        body = _turn(content, role, max_steps, user_id) | ({"tokens": True} if tokens else {})
         return Stream(
             "POST",
             f"/v1/agents/{agent_id}/messages/stream",
             SSEDecoder,
-            json=_turn(content, role, max_steps, user_id),
+            json=body,
             headers=given(**{"Idempotency-Key": idempotency_key}),
         )
 

@@ -177,6 +177,30 @@ class ToolCallEvent(ToolCallOut):
     message_id: int  # the assistant message that made the call
 
 
+class AssistantDelta(Out):
+    """A piece of the reply of step `step` as the model streams it (`"tokens": true`)."""
+
+    step: int
+    text: str
+
+
+class ToolCallDelta(Out):
+    """A piece of tool call `index` of step `step`: its id and name come with the first piece,
+    its arguments (JSON text) in pieces."""
+
+    step: int
+    index: int
+    id: str
+    name: str
+    arguments: str
+
+
+class DeltaReset(Out):
+    """The pieces streamed for step `step` are void: a retry answers from the start."""
+
+    step: int
+
+
 class MessagesOut(Out):
     data: list[MessageOut]
 

@@ -306,6 +306,9 @@ class SendMessages(Body):
     user_id: Id | None = Field(
         None, description="the user this turn serves: their facts only, and facts learned carry it"
     )
+    tokens: bool = Field(
+        False, description="stream only: also stream the model's text and tool calls as they come"
+    )
 
 
 class ImportedMessage(Body):

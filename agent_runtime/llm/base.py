@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,25 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Delta:
+    """A piece of a reply as the provider streams it.
+
+    `text`: assistant text. `tool_call`: part of tool call `index` (its id and name come with
+    the first piece, the arguments in pieces). `restart`: the pieces sent so far are void; a
+    retry or a fallback model answers from the start.
+    """
+
+    kind: Literal["text", "tool_call", "restart"]
+    text: str = ""
+    index: int = 0
+    call_id: str = ""
+    name: str = ""
+
+
+DeltaSink = Callable[[Delta], None]
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     model: str
     messages: list[dict[str, Any]]
@@ -45,6 +66,8 @@ class ChatRequest:
     timeout: float = 120.0
     # None: the provider's own key from the server's environment (default endpoints only).
     api_key: str | None = field(default=None, repr=False)
+    # Given, the model streams its reply here as it is made (and still returns it whole).
+    on_delta: DeltaSink | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -58,3 +81,19 @@ class LLM(Protocol):
     """Anything that turns a chat request into a reply. Errors are `agent_runtime.core.errors`."""
 
     def complete(self, request: ChatRequest) -> ChatResponse: ...
+
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+def play(response: ChatResponse, sink: DeltaSink, words: int = 3) -> None:
+    """Stream a reply made whole (the offline and scripted models) in pieces of a few words,
+    as a provider would: the text, then each tool call with its arguments in two halves."""
+    pieces = _PIECE.findall(response.content)
+    for start in range(0, len(pieces), words):
+        sink(Delta("text", "".join(pieces[start : start + words])))
+    for index, call in enumerate(response.tool_calls):
+        half = len(call.arguments) // 2
+        sink(Delta("tool_call", call.arguments[:half], index, call.id, call.name))
+        if call.arguments[half:]:
+            sink(Delta("tool_call", call.arguments[half:], index))

@@ -15,7 +15,7 @@ from agent_runtime.core.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall, Usage
+from agent_runtime.llm.base import ChatRequest, ChatResponse, Delta, DeltaSink, ToolCall, Usage
 
 
 @cache
@@ -49,7 +49,11 @@ class LiteLLMModel:
         if request.api_key is not None:
             kwargs["api_key"] = request.api_key
         try:
+            if request.on_delta is not None:
+                return _streamed(litellm.completion(**kwargs, **STREAM), request.on_delta)
             response = litellm.completion(**kwargs)
+        except ProviderError:
+            raise
         except Exception as exc:  # translated below; litellm raises many vendor types
             raise translate_error(exc, request.model, request.base_url) from exc
         message = response.choices[0].message
@@ -66,6 +70,43 @@ class LiteLLMModel:
                 completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
             ),
         )
+
+
+STREAM = {"stream": True, "stream_options": {"include_usage": True}}
+
+
+def _streamed(chunks: Any, sink: DeltaSink) -> ChatResponse:
+    """Pass each piece of a streamed reply to `sink` as it comes, and put the reply together."""
+    text: list[str] = []
+    calls: dict[int, dict[str, str]] = {}
+    usage = Usage()
+    for chunk in chunks:
+        counted = getattr(chunk, "usage", None)
+        if counted is not None and getattr(counted, "prompt_tokens", None) is not None:
+            usage = Usage(counted.prompt_tokens or 0, counted.completion_tokens or 0)
+        if not chunk.choices:
+            continue
+        delta = chunk.choices[0].delta
+        if delta.content:
+            text.append(delta.content)
+            sink(Delta("text", delta.content))
+        for piece in getattr(delta, "tool_calls", None) or []:
+            index = piece.index or 0
+            call = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            fn = piece.function
+            new_id = piece.id if piece.id and not call["id"] else ""
+            new_name = (fn.name or "") if fn and fn.name and not call["name"] else ""
+            arguments = (fn.arguments or "") if fn else ""
+            call["id"] += new_id
+            call["name"] += new_name
+            call["arguments"] += arguments
+            if new_id or new_name or arguments:
+                sink(Delta("tool_call", arguments, index, new_id, new_name))
+    return ChatResponse(
+        content="".join(text),
+        tool_calls=[ToolCall(c["id"], c["name"], c["arguments"]) for _, c in sorted(calls.items())],
+        usage=usage,
+    )
 
 
 def check_route(model: str) -> None:

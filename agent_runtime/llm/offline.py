@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from agent_runtime.core.words import STOP_WORDS, WORD
-from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall
+from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall, play
 
 LONG_TEXT = 600
 FACT = re.compile(
@@ -70,6 +70,12 @@ class OfflineModel:
         return ToolCall(f"offline_{self._calls}", name, json.dumps(arguments))
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        response = self._reply(request)
+        if request.on_delta is not None:
+            play(response, request.on_delta)
+        return response
+
+    def _reply(self, request: ChatRequest) -> ChatResponse:
         messages = request.messages
         if not request.tools:  # a summarisation request
             return ChatResponse(content=self._summarize(messages[-1]["content"]))

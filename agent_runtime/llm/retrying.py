@@ -7,10 +7,10 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agent_runtime.core.errors import ProviderError
-from agent_runtime.llm.base import LLM, ChatRequest, ChatResponse
+from agent_runtime.llm.base import LLM, ChatRequest, ChatResponse, Delta, DeltaSink
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,13 @@ class RetryingLLM:
     def complete(self, request: ChatRequest) -> ChatResponse:
         started = self.clock()
         retry = 0
+        streamed = _Streamed(request.on_delta)
+        if request.on_delta is not None:
+            request = replace(request, on_delta=streamed)
         while True:
             try:
+                if retry and streamed.any:
+                    streamed.restart()
                 return self.inner.complete(request)
             except ProviderError as exc:
                 retry += 1
@@ -64,3 +69,21 @@ class RetryingLLM:
                     wait,
                 )
                 self.sleep(wait)
+
+
+@dataclass
+class _Streamed:
+    """Passes pieces on, remembering whether any went out (a retry must void them)."""
+
+    sink: DeltaSink | None
+    any: bool = False
+
+    def __call__(self, delta: Delta) -> None:
+        self.any = True
+        if self.sink is not None:
+            self.sink(delta)
+
+    def restart(self) -> None:
+        self.any = False
+        if self.sink is not None:
+            self.sink(Delta("restart"))

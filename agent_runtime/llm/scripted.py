@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent_runtime.core.errors import ProviderError
-from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall
+from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall, play
 
 Reply = ChatResponse | Exception | Callable[[ChatRequest], ChatResponse]
 
@@ -53,6 +53,12 @@ class ScriptedLLM:
         return len(self._queue)
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        response = self._reply(request)
+        if request.on_delta is not None:
+            play(response, request.on_delta)
+        return response
+
+    def _reply(self, request: ChatRequest) -> ChatResponse:
         with self._lock:
             self.requests.append(request)
             if self._summarizer is not None and not request.tools:

@@ -7,6 +7,8 @@ and the lease renewal in one transaction. A crash leaves the agent before or aft
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from agent_runtime.facts import context as facts_context
 from agent_runtime.facts import extraction
 from agent_runtime.facts.context import FactsSection
 from agent_runtime.facts.store import FactMemory
-from agent_runtime.llm import LLM, ChatRequest, ChatResponse, ToolCall, Usage
+from agent_runtime.llm import LLM, ChatRequest, ChatResponse, Delta, ToolCall, Usage
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
 from agent_runtime.memory import paging
@@ -73,6 +75,8 @@ class TurnOptions:
     tools: ToolRegistry | None = None
     cancelled: Callable[[], bool] = lambda: False
     on_message: EventSink | None = None
+    # The model's reply as it streams: (step, piece); summaries and memory upkeep never stream.
+    on_delta: Callable[[int, Delta], None] | None = None
     # Extra work committed in each step's own transaction (jobs record their progress here).
     on_step: Callable[[Session, Agent, list[Message], Usage], None] | None = None
     # The memory the tools get in a step; jobs give one that also records their progress.
@@ -198,15 +202,20 @@ class TurnRunner:
         last: bool,
     ) -> tuple[list[Message], ChatResponse]:
         schemas = tools.schemas()
+        stream = (
+            None if options.on_delta is None else functools.partial(options.on_delta, result.steps)
+        )
         request = self._fit(agent_id, schemas, llm, lease, result.facts, force=False)
         try:
-            response = llm.complete(request)
+            response = llm.complete(dataclasses.replace(request, on_delta=stream))
         except ContextOverflow:
             log.warning(
                 "provider reported a context overflow for %s; paging and retrying", agent_id
             )
+            if stream is not None:
+                stream(Delta("restart"))
             request = self._fit(agent_id, schemas, llm, lease, result.facts, force=True)
-            response = llm.complete(request)
+            response = llm.complete(dataclasses.replace(request, on_delta=stream))
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
             assert agent is not None

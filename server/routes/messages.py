@@ -9,12 +9,22 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from agent_runtime.llm import Delta
 from agent_runtime.storage.tables import Message
 from agent_runtime.turns.loop import TurnResult
 from server import sse
 from server.api import Call, Operation
 from server.errors import body_for
-from server.responses import MessageOut, MessagesOut, ToolCallEvent, TurnDone, TurnOut
+from server.responses import (
+    AssistantDelta,
+    DeltaReset,
+    MessageOut,
+    MessagesOut,
+    ToolCallDelta,
+    ToolCallEvent,
+    TurnDone,
+    TurnOut,
+)
 from server.schemas import AgentPath, MessageList, SendHeaders, SendMessages
 
 PROVIDER_ERRORS = (409, 429, 502, 504)
@@ -22,26 +32,25 @@ PROVIDER_ERRORS = (409, 429, 502, 504)
 
 async def _checked(
     call: Call,
-) -> tuple[str, list[tuple[str, str]], int | None, str | None, str | None]:
-    """The agent, the messages to send, max_steps, the idempotency key and the user served.
+) -> tuple[str, list[tuple[str, str]], SendMessages, str | None]:
+    """The agent, the messages to send, the request and the idempotency key.
     `Runtime.send` checks the turn itself before it starts; a stream checks it first."""
     body = call.body(SendMessages)
     agent_id = call.path(AgentPath).agent_id
     inputs: list[tuple[str, str]] = [(m.role, m.content) for m in body.messages]
-    key = call.headers(SendHeaders).idempotency_key
-    return agent_id, inputs, body.max_steps, key, body.user_id
+    return agent_id, inputs, body, call.headers(SendHeaders).idempotency_key
 
 
 async def send_messages(call: Call) -> TurnOut:
-    agent_id, inputs, max_steps, key, user_id = await _checked(call)
+    agent_id, inputs, body, key = await _checked(call)
     result = await run_in_threadpool(
         call.runtime.send,
         agent_id,
         inputs,
         tenant=call.tenant,
-        max_steps=max_steps,
+        max_steps=body.max_steps,
         idempotency_key=key,
-        user_id=user_id,
+        user_id=body.user_id,
     )
     return TurnOut.of(result)
 
@@ -62,8 +71,19 @@ def _events_for(message: Message) -> list[str]:
     return events
 
 
+def _delta_event(step: int, delta: Delta) -> str:
+    if delta.kind == "text":
+        return sse.event("assistant_delta", AssistantDelta(step=step, text=delta.text).model_dump())
+    if delta.kind == "restart":
+        return sse.event("delta_reset", DeltaReset(step=step).model_dump())
+    piece = ToolCallDelta(
+        step=step, index=delta.index, id=delta.call_id, name=delta.name, arguments=delta.text
+    )
+    return sse.event("tool_call_delta", piece.model_dump())
+
+
 async def stream_messages(call: Call) -> StreamingResponse:
-    agent_id, inputs, max_steps, key, user_id = await _checked(call)
+    agent_id, inputs, body, key = await _checked(call)
     runtime, tenant = call.runtime, call.tenant
     # Every refusal before the 200: once the stream starts, an error is only an event.
     await run_in_threadpool(runtime.check_turn, agent_id, inputs, tenant=tenant)
@@ -73,16 +93,20 @@ async def stream_messages(call: Call) -> StreamingResponse:
     def put(item: tuple[str, Any]) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
+    def delta(step: int, piece: Delta) -> None:
+        put(("delta", (step, piece)))
+
     def work() -> None:
         try:
             result = runtime.send(
                 agent_id,
                 inputs,
                 tenant=tenant,
-                max_steps=max_steps,
+                max_steps=body.max_steps,
                 on_message=lambda _kind, row: put(("message", row)),
+                on_delta=delta if body.tokens else None,
                 idempotency_key=key,
-                user_id=user_id,
+                user_id=body.user_id,
             )
             put(("done", result))
         except Exception as exc:
@@ -97,7 +121,9 @@ async def stream_messages(call: Call) -> StreamingResponse:
     async def events() -> AsyncIterator[str]:
         while True:
             kind, payload = await queue.get()
-            if kind == "message":
+            if kind == "delta":
+                yield _delta_event(*payload)
+            elif kind == "message":
                 for event in _events_for(payload):
                     yield event
             elif kind == "done":
@@ -148,7 +174,9 @@ operations = [
         stream_messages,
         "Send messages and stream the turn as Server-Sent Events",
         "Events: user_message, assistant_message, tool_call, tool_result, then done (stop reason "
-        "and usage) or error. The input is checked before the stream starts. A client that "
+        "and usage) or error. With tokens: true, also assistant_delta and tool_call_delta as the "
+        "model streams each step, before that step's committed messages, and delta_reset when a "
+        "retry voids a step's pieces. The input is checked before the stream starts. A client that "
         "disconnects does not stop or corrupt the turn: it runs to the end and every step is "
         "committed.",
         path_params=AgentPath,
@@ -159,6 +187,9 @@ operations = [
             "assistant_message": MessageOut,
             "tool_call": ToolCallEvent,
             "tool_result": MessageOut,
+            "assistant_delta": AssistantDelta,
+            "tool_call_delta": ToolCallDelta,
+            "delta_reset": DeltaReset,
             "done": TurnDone,
         },
         errors=(404,),

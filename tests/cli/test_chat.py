@@ -41,6 +41,7 @@ class Api:
         self.context = dict(CONTEXT)
         self.sent: list[str] = []
         self.fail_turns = False
+        self.asked_for_tokens: list[bool] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -50,10 +51,21 @@ class Api:
             block = {"label": "human", "value": "[/red] stray", "size": 12, "limit": 100}
             return httpx.Response(200, json={"data": [{**block, "read_only": False}]})
         if path.endswith("/messages/stream"):
-            text = json.loads(request.content)["messages"][0]["content"]
+            body = json.loads(request.content)
+            text = body["messages"][0]["content"]
             self.sent.append(text)
+            self.asked_for_tokens.append(body.get("tokens", False))
             if self.fail_turns:
                 body = sse(("error", {"error": {"code": "provider_error", "message": "boom"}}))
+            elif body.get("tokens"):
+                body = sse(
+                    ("assistant_delta", {"step": 0, "text": "ec"}),
+                    ("delta_reset", {"step": 0}),
+                    ("assistant_delta", {"step": 0, "text": "echo "}),
+                    ("assistant_delta", {"step": 0, "text": text}),
+                    ("assistant_message", {"content": f"echo {text}"}),
+                    ("done", {"stop_reason": "end_turn"}),
+                )
             else:
                 body = sse(
                     ("assistant_message", {"content": f"echo {text}"}),
@@ -136,10 +148,30 @@ def test_a_piped_session_that_worked_has_not_failed(api: Api) -> None:
     assert out.getvalue() == "helper: echo hello\n"
 
 
-def test_an_interactive_session_renders_the_reply_as_markdown(api: Api) -> None:
+def test_an_interactive_session_shows_the_reply_as_its_tokens_come(api: Api) -> None:
     chat, out, _ = session(api, interactive=True)
-    chat.run(["**hello**"])
-    assert out.getvalue().splitlines() == ["helper", "echo hello"]
+    chat.run(["**hello**", "again"])
+    assert api.asked_for_tokens == [True, True]
+    # The voided piece stays visible but is marked; each reply is printed once, as it came.
+    assert out.getvalue().splitlines() == [
+        "helper",
+        "ec",
+        "(the model is answering again)",
+        "helper",
+        "echo **hello**",
+        "helper",
+        "ec",
+        "(the model is answering again)",
+        "helper",
+        "echo again",
+    ]
+
+
+def test_a_piped_session_prints_whole_replies(api: Api) -> None:
+    chat, out, _ = session(api, interactive=False)
+    chat.run(["hello"])
+    assert api.asked_for_tokens == [False]
+    assert out.getvalue() == "helper: echo hello\n"
 
 
 def test_piped_chat_that_cannot_pick_an_agent_exits_with_one_line(

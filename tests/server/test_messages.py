@@ -5,6 +5,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from agent_runtime.core.errors import ProviderRateLimited, ProviderTimeout
@@ -78,6 +79,48 @@ def test_streaming_sends_an_event_per_message_then_done(
     assert done["stop_reason"] == "end_turn" and done["steps"] == 2
 
 
+def test_with_tokens_the_stream_carries_each_step_as_it_is_made(
+    client: TestClient, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = new_agent(client)
+    fake_llm.reply(archival_memory_insert={"content": "Ada's locker is 42"})
+    fake_llm.reply("Saved it in your archive, Ada.")
+    with client.stream(
+        "POST",
+        f"/v1/agents/{agent_id}/messages/stream",
+        json={"messages": [{"content": "my locker is 42"}], "tokens": True},
+    ) as response:
+        got = events("".join(response.iter_text()))
+    kinds = [k for k, _ in got]
+    # Each step's pieces come before that step's committed messages.
+    assert kinds[0] == "user_message" and kinds[-1] == "done"
+    first_call = kinds.index("tool_call")
+    assert set(kinds[1:first_call]) == {"tool_call_delta"}
+    call = next(d for k, d in got if k == "tool_call")
+    arguments = "".join(d["arguments"] for k, d in got if k == "tool_call_delta")
+    assert json.loads(arguments) == json.loads(call["arguments"])
+    head = next(d for k, d in got if k == "tool_call_delta")
+    assert (head["step"], head["id"], head["name"]) == (0, call["id"], "archival_memory_insert")
+    texts = [d for k, d in got if k == "assistant_delta"]
+    assert len(texts) > 1 and {d["step"] for d in texts} == {1}
+    reply = next(d for k, d in got if k == "assistant_message")
+    assert "".join(d["text"] for d in texts) == reply["content"] == "Saved it in your archive, Ada."
+    assert kinds.index("assistant_message") > kinds.index("assistant_delta")
+
+
+def test_without_tokens_the_model_is_not_asked_to_stream(
+    client: TestClient, fake_llm: ScriptedLLM
+) -> None:
+    agent_id = new_agent(client)
+    fake_llm.reply("plain")
+    with client.stream(
+        "POST", f"/v1/agents/{agent_id}/messages/stream", json={"messages": [{"content": "hi"}]}
+    ) as response:
+        kinds = [k for k, _ in events("".join(response.iter_text()))]
+    assert "assistant_delta" not in kinds
+    assert fake_llm.requests[-1].on_delta is None
+
+
 def test_stream_errors_arrive_as_an_error_event(client: TestClient, fake_llm: ScriptedLLM) -> None:
     agent_id = new_agent(client)
     fake_llm.push(ProviderTimeout("upstream took too long"))
@@ -89,8 +132,9 @@ def test_stream_errors_arrive_as_an_error_event(client: TestClient, fake_llm: Sc
     assert kind == "error" and data["error"]["code"] == "provider_timeout"
 
 
+@pytest.mark.parametrize("tokens", [False, True])
 def test_a_client_that_disconnects_does_not_corrupt_the_agent(
-    client: TestClient, runtime: Runtime
+    client: TestClient, runtime: Runtime, tokens: bool
 ) -> None:
     release = threading.Event()
 
@@ -101,7 +145,9 @@ def test_a_client_that_disconnects_does_not_corrupt_the_agent(
     runtime.services.llm_for = lambda _m: ScriptedLLM(fallback=slow)
     agent_id = new_agent(client)
     with client.stream(
-        "POST", f"/v1/agents/{agent_id}/messages/stream", json={"messages": [{"content": "start"}]}
+        "POST",
+        f"/v1/agents/{agent_id}/messages/stream",
+        json={"messages": [{"content": "start"}], "tokens": tokens},
     ) as response:
         first = next(response.iter_lines())
         assert first.startswith("id:") or first.startswith("event:")

@@ -132,10 +132,14 @@ def test_streams_describe_their_events(client: TestClient) -> None:
         "assistant_message",
         "tool_call",
         "tool_result",
+        "assistant_delta",
+        "tool_call_delta",
+        "delta_reset",
         "done",
         "error",
     }
     assert data_of["done"].endswith("/TurnDone") and data_of["error"].endswith("/ErrorBody")
+    assert data_of["assistant_delta"].endswith("/AssistantDelta")
 
 
 def test_a_body_is_required_when_a_field_is(client: TestClient) -> None:

@@ -17,6 +17,7 @@ class OpenAIStub:
     def __init__(self, responder: Responder | None = None, delay: float = 0.0) -> None:
         """Replies come from the queue, else from `responder(body)`; each after `delay` s."""
         self.requests: list[dict[str, Any]] = []
+        self.chunk_delay = 0.0  # between streamed chunks
         # (status, payload) or (status, payload, extra response headers such as Retry-After)
         self.replies: deque[tuple[Any, ...]] = deque()
         stub = self
@@ -38,6 +39,9 @@ class OpenAIStub:
                 else:
                     status, payload = 200, stub.completion("(stub has no reply queued)")
                 time.sleep(delay)
+                if status == 200 and body.get("stream"):
+                    self._stream(payload, bool(body.get("stream_options")))
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -46,6 +50,16 @@ class OpenAIStub:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, payload: dict[str, Any], usage: bool) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for chunk in stub.chunks(payload, usage):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                    time.sleep(stub.chunk_delay)
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, *_args: object) -> None:
                 pass
@@ -84,6 +98,45 @@ class OpenAIStub:
             ],
             "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
         }
+
+    @staticmethod
+    def chunks(payload: dict[str, Any], usage: bool) -> list[dict[str, Any]]:
+        """A completion as the chunks of a stream: the text a few words at a time, each tool
+        call's arguments in two pieces, the finish reason, then the usage if it was asked for."""
+        message = payload["choices"][0]["message"]
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        words = (message.get("content") or "").split(" ")
+        for start in range(0, len(words), 3):
+            tail = " " if start + 3 < len(words) else ""
+            deltas.append({"content": " ".join(words[start : start + 3]) + tail})
+        for index, call in enumerate(message.get("tool_calls") or []):
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2
+            first = {"name": call["function"]["name"], "arguments": arguments[:half]}
+            deltas.append(
+                {
+                    "tool_calls": [
+                        {"index": index, "id": call["id"], "type": "function", "function": first}
+                    ]
+                }
+            )
+            deltas.append(
+                {"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]}
+            )
+        head = {
+            "id": payload["id"],
+            "object": "chat.completion.chunk",
+            "created": payload["created"],
+            "model": payload["model"],
+        }
+        out = [
+            head | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas
+        ]
+        finish = payload["choices"][0]["finish_reason"]
+        out.append(head | {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        if usage:
+            out.append(head | {"choices": [], "usage": payload["usage"]})
+        return out
 
     def reply(self, content: str | None = None, **calls: dict[str, Any]) -> None:
         tool_calls = [

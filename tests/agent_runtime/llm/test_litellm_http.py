@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from agent_runtime.core.errors import (
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockSpec
 from agent_runtime.embedding.fake import FakeEmbedder
+from agent_runtime.llm import Delta
 from agent_runtime.llm.endpoints import NO_KEY
 from agent_runtime.retrieval.vector_index import MemoryIndex
 from agent_runtime.runtime import Runtime
@@ -63,6 +65,51 @@ def test_tool_calls_round_trip_over_the_wire(real_runtime: Runtime, stub: OpenAI
     assert second["messages"][-2]["tool_calls"][0]["function"]["name"] == "core_memory_append"
     assert second["messages"][-1]["role"] == "tool"
     assert second["messages"][-1]["tool_call_id"] == second["messages"][-2]["tool_calls"][0]["id"]
+
+
+def test_a_streamed_reply_arrives_in_pieces_and_is_saved_whole(
+    real_runtime: Runtime, stub: OpenAIStub
+) -> None:
+    agent_id = real_runtime.create_agent(
+        AgentSpec(
+            name="wire",
+            model="openai/gpt-4o-mini",
+            model_base_url=stub.url,
+            blocks=[BlockSpec("human", "")],
+        )
+    ).id
+    stub.reply(None, core_memory_append={"label": "human", "content": "Name: Ada"})
+    stub.reply("Hello Ada, nice to meet you at last!")
+    pieces: list[tuple[int, Delta]] = []
+    result = real_runtime.send(
+        agent_id, ["My name is Ada"], on_delta=lambda step, d: pieces.append((step, d))
+    )
+    assert all(r["body"]["stream"] is True for r in stub.requests)
+    call = [d for step, d in pieces if step == 0]
+    assert {d.kind for d in call} == {"tool_call"} and len(call) == 2
+    assert call[0].name == "core_memory_append" and call[0].call_id
+    assert json.loads("".join(d.text for d in call)) == {"label": "human", "content": "Name: Ada"}
+    text = [d.text for step, d in pieces if step == 1]
+    assert len(text) > 1 and "".join(text) == "Hello Ada, nice to meet you at last!"
+    # Put together again, the streamed reply is what was saved and acted on.
+    assert result.messages[-1].content == "Hello Ada, nice to meet you at last!"
+    assert real_runtime.block(agent_id, "human").value == "Name: Ada"
+    assert result.usage.prompt_tokens == 22 and result.usage.completion_tokens == 14
+
+
+def test_a_stream_retried_after_a_failure_voids_what_it_sent(
+    real_runtime: Runtime, stub: OpenAIStub
+) -> None:
+    agent_id = real_runtime.create_agent(
+        AgentSpec(name="wire", model="openai/gpt-4o-mini", model_base_url=stub.url)
+    ).id
+    stub.fail(503, "overloaded", None, {"Retry-After": "0"})
+    stub.reply("second try")
+    pieces: list[Delta] = []
+    result = real_runtime.send(agent_id, ["hi"], on_delta=lambda _s, d: pieces.append(d))
+    assert result.messages[-1].content == "second try"
+    # Nothing went out before the failure, so there was nothing to void.
+    assert [d.kind for d in pieces] == ["text"] and pieces[0].text == "second try"
 
 
 def test_provider_errors_are_translated(real_runtime: Runtime, stub: OpenAIStub) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agent_runtime.core.errors import (
@@ -10,7 +12,7 @@ from agent_runtime.core.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from agent_runtime.llm.base import ChatRequest, ChatResponse
+from agent_runtime.llm.base import ChatRequest, ChatResponse, Delta
 from agent_runtime.llm.retrying import RetryingLLM, RetryPolicy
 
 REQUEST = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
@@ -28,6 +30,35 @@ class Flaky:
         if self.errors:
             raise self.errors.pop(0)
         return ChatResponse(content="ok")
+
+
+class BreaksMidStream:
+    """Streams half a reply and fails, then streams a whole one."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        self.calls += 1
+        assert request.on_delta is not None
+        if self.calls == 1:
+            request.on_delta(Delta("text", "Hal"))
+            raise ProviderTimeout("the stream stalled")
+        request.on_delta(Delta("text", "Whole"))
+        return ChatResponse(content="Whole")
+
+
+def test_a_retry_after_a_broken_stream_voids_the_pieces_sent() -> None:
+    clock = Clock()
+    pieces: list[Delta] = []
+    llm = RetryingLLM(BreaksMidStream(), RetryPolicy(), sleep=clock.sleep, clock=lambda: clock.now)
+    response = llm.complete(replace(REQUEST, on_delta=pieces.append))
+    assert response.content == "Whole"
+    assert [(d.kind, d.text) for d in pieces] == [
+        ("text", "Hal"),
+        ("restart", ""),
+        ("text", "Whole"),
+    ]
 
 
 class Clock:
