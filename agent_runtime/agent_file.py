@@ -42,6 +42,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class FallbackDoc(Strict):
+    model: str = Field(min_length=1, max_length=limits.MAX_MODEL_CHARS)
+    base_url: str | None = Field(None, max_length=limits.MAX_BASE_URL_CHARS)
+
+
 class AgentConfig(Strict):
     name: str = Field(min_length=1, max_length=limits.MAX_AGENT_NAME_CHARS)
     model: str = Field(min_length=1, max_length=limits.MAX_MODEL_CHARS)
@@ -53,6 +58,10 @@ class AgentConfig(Strict):
     memory: Literal["auto", "tools"] = "tools"
     memory_model: str | None = Field(None, max_length=limits.MAX_MODEL_CHARS)
     memory_ttl: dict[Literal["event", "plan", "paged"], float | None] = Field(default_factory=dict)
+    fallback_models: list[FallbackDoc] = Field(
+        default_factory=list, max_length=limits.MAX_FALLBACK_MODELS
+    )
+    retry_seconds: float | None = Field(None, ge=0, le=limits.MAX_RETRY_SECONDS)
     created_at: Moment
 
 

@@ -143,6 +143,8 @@ def _config(agent: Agent) -> doc.AgentConfig:
         memory=agent.memory,  # type: ignore[arg-type]
         memory_model=agent.memory_model,
         memory_ttl=dict(agent.memory_ttl),  # type: ignore[arg-type]
+        fallback_models=[doc.FallbackDoc.model_validate(f) for f in agent.fallback_models],
+        retry_seconds=agent.retry_seconds,
         created_at=agent.created_at,
     )
 

@@ -22,7 +22,7 @@ from sqlmodel import Session
 from agent_runtime import agent_file as doc
 from agent_runtime.core import limits
 from agent_runtime.core.errors import InvalidInput
-from agent_runtime.core.specs import AgentSpec, BlockSpec, FactInput, Scope
+from agent_runtime.core.specs import AgentSpec, BlockSpec, FactInput, Fallback, Scope
 from agent_runtime.facts import slots
 from agent_runtime.facts.store import FactMemory
 from agent_runtime.jobs.queue import first_run
@@ -95,9 +95,13 @@ class Importer:
             memory_ttl={str(k): v for k, v in config.memory_ttl.items()},
             memory=config.memory,
             memory_model=config.memory_model,
+            fallback_models=[Fallback(f.model, f.base_url) for f in config.fallback_models],
+            retry_seconds=config.retry_seconds,
         )
         self._check(document)
         self.check_model(config.model, config.model_base_url)
+        for fallback in config.fallback_models:
+            self.check_model(fallback.model, fallback.base_url)
         self.services.embedders.get(config.embedding)  # an unknown embedding fails now
         vectors = self._fact_vectors(document.facts)
         counter = self.services.counter
@@ -392,6 +396,7 @@ class Importer:
                 system=system or "You are a helpful assistant with a long memory.",
                 max_steps=settings.default_max_steps,
                 memory="tools",
+                retry_seconds=None,
                 created_at=_aware(af.created_at or utcnow()),
             ),
             blocks=blocks,

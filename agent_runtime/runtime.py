@@ -17,7 +17,7 @@ from agent_runtime import exporter
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.core.limits import MAX_STEPS_LIMIT
 from agent_runtime.core.settings import Settings
-from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, Scope
+from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, Fallback, Scope
 from agent_runtime.core.vocabulary import MemoryMode
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.expiry import Expiry
@@ -225,8 +225,18 @@ class Runtime:
         if base_url is None:  # with a base URL, any name goes to an OpenAI-compatible server
             self.services.check_route(model)
 
+    def _check_fallbacks(self, fallbacks: list[Fallback] | None) -> None:
+        for number, fallback in enumerate(fallbacks or [], 1):
+            try:
+                self._check_model(fallback.model, fallback.base_url)
+            except InvalidInput as exc:
+                raise InvalidInput(
+                    f"fallback model {number}: {exc.message}", field="fallback_models"
+                ) from exc
+
     def create_agent(self, spec: AgentSpec, *, tenant: str = DEFAULT_TENANT) -> Agent:
         self._check_model(spec.model or self.settings.default_model, spec.model_base_url)
+        self._check_fallbacks(spec.fallback_models)
         if spec.embedding:
             self.services.embedders.get(spec.embedding)  # fail now, not on the first message
         self._check_memory_model(spec.memory_model)
@@ -257,6 +267,7 @@ class Runtime:
         with transaction(self.engine) as session:
             agent = agents_.get(session, tenant, agent_id)
             self._check_memory_model(patch.memory_model)
+            self._check_fallbacks(patch.fallback_models)
             if patch.model is not None or patch.model_base_url is not None:
                 self._check_model(
                     agent.model if patch.model is None else patch.model,

@@ -44,6 +44,12 @@ def create(
     persona: str | None = typer.Option(None, help="Persona block text."),
     human: str | None = typer.Option(None, help="Human block text."),
     system: str | None = typer.Option(None, help="Instructions for the system prompt."),
+    fallback: list[str] = typer.Option(
+        [],
+        "--fallback",
+        metavar="MODEL",
+        help="A model tried when the agent's own fails (repeat, in order).",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create an agent."""
@@ -57,6 +63,7 @@ def create(
             persona=persona,
             human=human,
             system=system,
+            fallback_models=fallback or None,
         )
     emit(
         agent, as_json, lambda: out.print(f"created {agent['id']} ({agent['model']})", markup=False)
@@ -85,6 +92,9 @@ def show(ctx: typer.Context, agent: str, as_json: bool = typer.Option(False, "--
             "last_stop_reason",
         ):
             out.print(f"{key:<16} {found[key]}", markup=False)
+        if found.get("fallback_models"):
+            names = ", ".join(f["model"] for f in found["fallback_models"])
+            out.print(f"{'fallbacks':<16} {names}", markup=False)
         out.print(f"{'context':<16} {window['total']} of {window['window']} tokens in use")
 
     emit({**found, "context": window}, as_json, human)

@@ -45,6 +45,11 @@ class ErrorBody(Out):
     error: ErrorDetail
 
 
+class FallbackOut(Out):
+    model: str
+    base_url: str | None
+
+
 class AgentOut(Out):
     id: str
     name: str
@@ -61,6 +66,8 @@ class AgentOut(Out):
     memory: str  # auto or tools
     memory_model: str | None
     memory_error: str | None  # why the last parked extraction batch failed
+    fallback_models: list[FallbackOut]
+    retry_seconds: float | None  # null: the server's RECALLD_PROVIDER_RETRY_SECONDS
     last_stop_reason: str | None
     created_at: Timestamp
     updated_at: Timestamp
@@ -83,6 +90,11 @@ class AgentOut(Out):
             memory=agent.memory,
             memory_model=agent.memory_model,
             memory_error=agent.memory_error,
+            fallback_models=[
+                FallbackOut(model=str(f["model"]), base_url=f.get("base_url"))
+                for f in agent.fallback_models
+            ],
+            retry_seconds=agent.retry_seconds,
             last_stop_reason=agent.last_stop_reason,
             created_at=agent.created_at,
             updated_at=agent.updated_at,
@@ -136,6 +148,16 @@ class ToolCallOut(Out):
     arguments: str  # JSON text as the model wrote it
 
 
+class AttemptOut(Out):
+    """One call to a provider in a step: outcome "ok" or the error's code."""
+
+    model: str
+    outcome: str
+    seconds: float
+    error: str | None = None
+    wait: float = 0.0  # slept before the next attempt
+
+
 class MessageOut(Out):
     id: int
     role: str
@@ -147,10 +169,18 @@ class MessageOut(Out):
     tool_calls: list[ToolCallOut] = []  # assistant messages that call tools
     tool_call_id: str | None = None  # tool results
     name: str | None = None  # tool results: the tool's name
+    # Assistant messages: the provider calls of their step, retries and fallbacks included; a
+    # failed input: those of the step that no model answered.
+    attempts: list[AttemptOut] = []
+    failed: bool = False  # an input whose turn no model answered
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
         extra: dict[str, Any] = {}
+        if message.attempts:
+            extra["attempts"] = [AttemptOut(**a) for a in message.attempts]
+        if message.failed:
+            extra["failed"] = True
         if message.tool_calls:
             extra["tool_calls"] = [
                 ToolCallOut(

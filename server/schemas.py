@@ -23,6 +23,7 @@ from agent_runtime.core.limits import (
     MAX_BLOCK_LIMIT,
     MAX_BLOCKS_PER_AGENT,
     MAX_CONTEXT_WINDOW,
+    MAX_FALLBACK_MODELS,
     MAX_GOAL_CHARS,
     MAX_ID_CHARS,
     MAX_ID_VALUE,
@@ -36,6 +37,7 @@ from agent_runtime.core.limits import (
     MAX_PAGE,
     MAX_PASSAGE_CHARS,
     MAX_QUERY_CHARS,
+    MAX_RETRY_SECONDS,
     MAX_SCHEDULE_CHARS,
     MAX_STEPS_LIMIT,
     MAX_SYSTEM_CHARS,
@@ -50,6 +52,7 @@ from agent_runtime.core.specs import (
     AgentSpec,
     BlockPatch,
     BlockSpec,
+    Fallback,
     MessageInput,
 )
 from agent_runtime.jobs.queue import interval_seconds
@@ -234,6 +237,31 @@ class BlockEdit(Body):
         return BlockPatch(self.value, self.limit, self.description, self.read_only)
 
 
+class FallbackModel(Body):
+    model: ModelName
+    base_url: BaseUrl | None = Field(None, description="none: the provider's own endpoint")
+
+
+# A model name alone, or with the base URL of an OpenAI-compatible server.
+Fallbacks = Annotated[
+    list[FallbackModel | ModelName],
+    Field(
+        max_length=MAX_FALLBACK_MODELS,
+        description="models tried in order when the agent's own fails after its retries",
+    ),
+]
+RetrySeconds = Annotated[
+    float,
+    Field(ge=0, le=MAX_RETRY_SECONDS, description="the budget for retrying one step's call"),
+]
+
+
+def _fallbacks(given: list[FallbackModel | str] | None) -> list[Fallback] | None:
+    if given is None:
+        return None
+    return [Fallback(f) if isinstance(f, str) else Fallback(f.model, f.base_url) for f in given]
+
+
 class AgentCreate(Body):
     name: AgentName
     model: ModelName | None = None
@@ -249,6 +277,8 @@ class AgentCreate(Body):
     memory_ttl: MemoryTtl | None = None
     memory: MemoryModeName | None = None
     memory_model: ModelName | None = None
+    fallback_models: Fallbacks | None = None
+    retry_seconds: RetrySeconds | None = None
 
     def spec(self) -> AgentSpec:
         return AgentSpec(
@@ -266,6 +296,8 @@ class AgentCreate(Body):
             memory_ttl=_ttl(self.memory_ttl),
             memory=self.memory,
             memory_model=self.memory_model,
+            fallback_models=_fallbacks(self.fallback_models),
+            retry_seconds=self.retry_seconds,
         )
 
 
@@ -279,6 +311,8 @@ class AgentEdit(Body):
     memory_ttl: MemoryTtl | None = None
     memory: MemoryModeName | None = None
     memory_model: ModelName | None = None
+    fallback_models: Fallbacks | None = None
+    retry_seconds: RetrySeconds | None = None
 
     def patch(self) -> AgentPatch:
         return AgentPatch(
@@ -291,6 +325,8 @@ class AgentEdit(Body):
             _ttl(self.memory_ttl),
             self.memory,
             self.memory_model,
+            _fallbacks(self.fallback_models),
+            self.retry_seconds,
         )
 
 

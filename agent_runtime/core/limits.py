@@ -18,6 +18,8 @@ MIN_CONTEXT_WINDOW = 256
 MAX_CONTEXT_WINDOW = 10_000_000
 MAX_MODEL_CHARS = 200
 MAX_BASE_URL_CHARS = 2_000
+MAX_FALLBACK_MODELS = 3  # an agent's models to try, in order, after its own fails
+MAX_RETRY_SECONDS = 600.0  # an agent's budget for retrying one step
 MAX_SYSTEM_CHARS = 20_000  # an agent's instructions
 MAX_STEPS_LIMIT = 1_000
 

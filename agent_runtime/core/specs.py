@@ -19,6 +19,17 @@ class BlockSpec:
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """A model tried when the agent's own fails for good; no base URL: the provider's own."""
+
+    model: str
+    base_url: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"model": self.model, "base_url": self.base_url}
+
+
+@dataclass(frozen=True)
 class AgentSpec:
     name: str
     model: str | None = None
@@ -35,6 +46,8 @@ class AgentSpec:
     memory_ttl: dict[str, float | None] | None = None
     memory: str | None = None  # auto (the default) or tools: core.vocabulary.MemoryMode
     memory_model: str | None = None  # extraction's model; None: the server's, else its own
+    fallback_models: list[Fallback] | None = None
+    retry_seconds: float | None = None  # its budget for retrying a step; None: the server's
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,8 @@ class AgentPatch:
     memory_ttl: dict[str, float | None] | None = None
     memory: str | None = None
     memory_model: str | None = None
+    fallback_models: list[Fallback] | None = None  # given: replaces the list ([] clears it)
+    retry_seconds: float | None = None
 
 
 @dataclass(frozen=True)

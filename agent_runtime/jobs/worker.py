@@ -297,6 +297,7 @@ class Worker:
             worker=self.id,
             tools=calls,
             content=assistant.content or None,
+            attempts=assistant.attempts,
             prompt_tokens=job.prompt_tokens,
             completion_tokens=job.completion_tokens,
         )

@@ -57,6 +57,53 @@ class Delta:
 DeltaSink = Callable[[Delta], None]
 
 
+@dataclass
+class Pieces:
+    """A sink that passes pieces on and remembers whether any went out, so that a call made
+    again (a retry, a fallback model) can void them first."""
+
+    sink: DeltaSink | None
+    any: bool = False
+
+    def __call__(self, delta: Delta) -> None:
+        self.any = True
+        if self.sink is not None:
+            self.sink(delta)
+
+    def restart(self) -> None:
+        if self.any and self.sink is not None:
+            self.sink(Delta("restart"))
+        self.any = False
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call to a provider and how it went: `outcome` is "ok" or the error's code; `wait`
+    the seconds slept before the next attempt."""
+
+    model: str
+    outcome: str
+    seconds: float
+    error: str | None = None
+    wait: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "model": self.model,
+            "outcome": self.outcome,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.error is not None:
+            out["error"] = self.error[:MAX_ATTEMPT_ERROR]
+        if self.wait:
+            out["wait"] = round(self.wait, 3)
+        return out
+
+
+MAX_ATTEMPT_ERROR = 300
+AttemptSink = Callable[[Attempt], None]
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     model: str
@@ -68,6 +115,9 @@ class ChatRequest:
     api_key: str | None = field(default=None, repr=False)
     # Given, the model streams its reply here as it is made (and still returns it whole).
     on_delta: DeltaSink | None = field(default=None, repr=False, compare=False)
+    # Given, a retrying model reports each provider call here; `retry_seconds` caps its retries.
+    on_attempt: AttemptSink | None = field(default=None, repr=False, compare=False)
+    retry_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from agent_runtime.core.errors import ProviderError
-from agent_runtime.llm.base import LLM, ChatRequest, ChatResponse, Delta, DeltaSink
+from agent_runtime.llm.base import LLM, Attempt, ChatRequest, ChatResponse, Pieces
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """At most `attempts` calls, and no wait that would end past `budget_seconds` from the first."""
+    """At most `attempts` calls, and no wait that would end past `budget_seconds` from the first
+    (a request's own `retry_seconds`, an agent's budget, comes before it)."""
 
     attempts: int = 4
     budget_seconds: float = 60.0
@@ -45,21 +46,31 @@ class RetryingLLM:
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         started = self.clock()
+        budget = (
+            self.policy.budget_seconds if request.retry_seconds is None else request.retry_seconds
+        )
         retry = 0
-        streamed = _Streamed(request.on_delta)
+        streamed = Pieces(request.on_delta)
         if request.on_delta is not None:
             request = replace(request, on_delta=streamed)
+        report = request.on_attempt or (lambda _attempt: None)
         while True:
+            if retry and streamed.any:
+                streamed.restart()
+            began = self.clock()
             try:
-                if retry and streamed.any:
-                    streamed.restart()
-                return self.inner.complete(request)
+                response = self.inner.complete(request)
             except ProviderError as exc:
                 retry += 1
-                if not exc.transient or retry >= self.policy.attempts:
-                    raise
                 wait = self.policy.delay(retry, exc, self.draw)
-                if self.clock() - started + wait > self.policy.budget_seconds:
+                spent = self.clock() - began
+                again = (
+                    exc.transient
+                    and retry < self.policy.attempts
+                    and self.clock() - started + wait <= budget
+                )
+                report(Attempt(request.model, exc.code, spent, str(exc), wait if again else 0.0))
+                if not again:
                     raise
                 log.warning(
                     "model call failed (%s); retry %d of %d in %.2f s",
@@ -69,21 +80,6 @@ class RetryingLLM:
                     wait,
                 )
                 self.sleep(wait)
-
-
-@dataclass
-class _Streamed:
-    """Passes pieces on, remembering whether any went out (a retry must void them)."""
-
-    sink: DeltaSink | None
-    any: bool = False
-
-    def __call__(self, delta: Delta) -> None:
-        self.any = True
-        if self.sink is not None:
-            self.sink(delta)
-
-    def restart(self) -> None:
-        self.any = False
-        if self.sink is not None:
-            self.sink(Delta("restart"))
+            else:
+                report(Attempt(request.model, "ok", self.clock() - began))
+                return response

@@ -14,14 +14,16 @@ from agent_runtime.core.limits import (
     MAX_AGENT_NAME_CHARS,
     MAX_BLOCKS_PER_AGENT,
     MAX_CONTEXT_WINDOW,
+    MAX_FALLBACK_MODELS,
     MAX_MODEL_CHARS,
+    MAX_RETRY_SECONDS,
     MAX_STEPS_LIMIT,
     MAX_SYSTEM_CHARS,
     MAX_TTL_DAYS,
     MIN_CONTEXT_WINDOW,
 )
 from agent_runtime.core.settings import Settings
-from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockSpec
+from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockSpec, Fallback
 from agent_runtime.core.vocabulary import MemoryMode
 from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.memory import blocks as blocks_
@@ -103,6 +105,7 @@ def create(
 ) -> Agent:
     _check(spec.name, spec.context_window, spec.max_steps, spec.system)
     check_memory_ttl(spec.memory_ttl)
+    _check_fallbacks(spec.fallback_models, spec.retry_seconds)
     if len(spec.blocks) + len(spec.block_ids) > MAX_BLOCKS_PER_AGENT:
         raise InvalidInput(f"an agent has at most {MAX_BLOCKS_PER_AGENT} blocks", field="blocks")
     specs = list(spec.blocks)
@@ -132,6 +135,8 @@ def create(
         memory_ttl=dict(spec.memory_ttl or {}),
         memory=_memory_mode(spec.memory or MemoryMode.AUTO),
         memory_model=spec.memory_model,
+        fallback_models=[f.to_json() for f in spec.fallback_models or []],
+        retry_seconds=spec.retry_seconds,
     )
     session.add(agent)
     session.flush()
@@ -144,6 +149,19 @@ def create(
         session.flush()
     refresh_system(session, agent, counter)
     return agent
+
+
+def _check_fallbacks(fallbacks: list[Fallback] | None, retry_seconds: float | None) -> None:
+    if fallbacks is not None and len(fallbacks) > MAX_FALLBACK_MODELS:
+        raise InvalidInput(
+            f"an agent has at most {MAX_FALLBACK_MODELS} fallback models", field="fallback_models"
+        )
+    for fallback in fallbacks or []:
+        check_model_name(fallback.model)
+    if retry_seconds is not None and not 0 <= retry_seconds <= MAX_RETRY_SECONDS:
+        raise InvalidInput(
+            f"retry_seconds must be 0 to {MAX_RETRY_SECONDS:g}", field="retry_seconds"
+        )
 
 
 def _unique_name(session: Session, tenant_id: str, name: str, agent_id: str | None = None) -> None:
@@ -189,6 +207,11 @@ def list_(
 def update(session: Session, agent: Agent, patch: AgentPatch, counter: TokenCounter) -> Agent:
     _check(patch.name, patch.context_window, patch.max_steps, patch.system)
     check_memory_ttl(patch.memory_ttl)
+    _check_fallbacks(patch.fallback_models, patch.retry_seconds)
+    if patch.fallback_models is not None:
+        agent.fallback_models = [f.to_json() for f in patch.fallback_models]
+    if patch.retry_seconds is not None:
+        agent.retry_seconds = patch.retry_seconds
     if patch.memory_ttl is not None:
         agent.memory_ttl = {**agent.memory_ttl, **patch.memory_ttl}
     if patch.memory is not None:

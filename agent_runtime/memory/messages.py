@@ -173,3 +173,29 @@ def newest_user_text(session: Session, agent_id: str) -> str:
         .limit(1)
     )
     return session.exec(query).first() or ""
+
+
+def mark_failed(session: Session, ids: list[int], attempts: list[dict[str, Any]]) -> None:
+    """The inputs of a turn that no model answered; the last keeps the attempts made."""
+    rows = [session.get(Message, i) for i in ids]
+    for row in rows:
+        if row is not None:
+            row.failed = True
+            session.add(row)
+    if rows and rows[-1] is not None:
+        rows[-1].attempts = attempts or None
+
+
+def resent(session: Session, agent_id: str, inputs: list[tuple[str, str]]) -> list[Message]:
+    """The newest messages, when they are failed inputs that `inputs` repeats exactly (a
+    client sending a turn again after it failed); else none."""
+    query = (
+        select(Message)
+        .where(Message.agent_id == agent_id)
+        .order_by(col(Message.id).desc())
+        .limit(len(inputs))
+    )
+    newest = list(reversed(session.exec(query).all()))
+    if len(newest) != len(inputs) or not all(m.failed and m.in_context for m in newest):
+        return []
+    return newest if [(m.role, m.content) for m in newest] == list(inputs) else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, false
 from sqlmodel import Field, SQLModel
 
 
@@ -80,6 +80,11 @@ class Agent(SQLModel, table=True):
     memory_ttl: dict[str, float | None] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
     )
+    # Tried in order when the model fails for good: [{"model": ..., "base_url": ... | None}].
+    fallback_models: list[dict[str, str | None]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    retry_seconds: float | None = None  # its budget for retrying a step; None: the server's
 
 
 class Block(SQLModel, table=True):
@@ -137,6 +142,10 @@ class Message(SQLModel, table=True):
     # Failed indexing attempts; at indexer.MAX_ATTEMPTS the row is parked until retried.
     index_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     index_error: str | None = Field(default=None, sa_column=Column(Text))
+    # Assistant messages: the provider calls of their step (llm.Attempt.to_json), in order.
+    attempts: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    # Inputs of a turn that no model answered; kept, and held once if sent again.
+    failed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Passage(SQLModel, table=True):

@@ -19,14 +19,14 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from agent_runtime.core.errors import ContextOverflow, ContextTooSmall, ProviderError, RecalldError
-from agent_runtime.core.specs import Scope
+from agent_runtime.core.specs import Fallback, Scope
 from agent_runtime.core.vocabulary import MemoryMode, StopReason
 from agent_runtime.embedding import Embedder
 from agent_runtime.facts import context as facts_context
 from agent_runtime.facts import extraction
 from agent_runtime.facts.context import FactsSection
 from agent_runtime.facts.store import FactMemory
-from agent_runtime.llm import LLM, ChatRequest, ChatResponse, Delta, ToolCall, Usage
+from agent_runtime.llm import LLM, Attempt, ChatRequest, ChatResponse, Delta, ToolCall, Usage
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
 from agent_runtime.memory import paging
@@ -36,6 +36,7 @@ from agent_runtime.retrieval.search import Searcher
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Block, Message
 from agent_runtime.turns import idempotency
+from agent_runtime.turns.fallback import ModelChain
 from agent_runtime.turns.leases import Lease
 from agent_runtime.turns.services import Services
 from agent_runtime.turns.tool_memory import AgentMemory
@@ -132,6 +133,13 @@ class TurnRunner:
             self._emit(options, result.messages)
         tools = options.tools or self.s.tools
         llm = self.s.llm_for(agent.model)
+        chain = ModelChain(
+            self.s.llm_for,
+            self.s.endpoints.key_for,
+            [Fallback(str(f["model"]), f.get("base_url")) for f in agent.fallback_models],
+            agent.retry_seconds,
+        )
+        attempts: list[Attempt] = []
         if facts is not None:
             result.facts = facts.result()
         try:
@@ -143,7 +151,10 @@ class TurnRunner:
                     result.stop_reason = MAX_STEPS
                     break
                 last = result.steps + 1 >= max_steps
-                new, response = self._step(agent_id, result, tools, llm, lease, options, last)
+                attempts = []
+                new, response = self._step(
+                    agent_id, result, tools, (llm, chain, attempts), lease, options, last
+                )
                 result.messages += new
                 result.steps += 1
                 result.usage = result.usage + response.usage
@@ -153,6 +164,11 @@ class TurnRunner:
                     break
         except ProviderError:
             lease.stop_reason = ERROR
+            if result.steps == 0 and result.first_id is not None:
+                # No model answered: the input stays, marked, and is held once if sent again.
+                with transaction(self.s.engine) as session:
+                    inputs_ = [m.id for m in result.messages if m.id is not None]
+                    messages_.mark_failed(session, inputs_, [a.to_json() for a in attempts])
             raise
         lease.stop_reason = result.stop_reason
         return result
@@ -173,6 +189,17 @@ class TurnRunner:
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
             assert agent is not None
+            resent = messages_.resent(session, agent_id, inputs)
+            if resent:
+                # The input of a turn no model answered, sent again: this turn takes it over,
+                # so the prompt holds it once.
+                for row in resent:
+                    row.turn_id, row.failed, row.attempts = turn_id, False, None
+                    session.add(row)
+                if idempotency_key is not None:
+                    idempotency.record(session, agent_id, idempotency_key, turn_id)
+                lease.fence(session)
+                return resent
             rows = [
                 Message(agent_id=agent_id, turn_id=turn_id, role=role, content=content)
                 for role, content in inputs
@@ -196,18 +223,21 @@ class TurnRunner:
         agent_id: str,
         result: TurnResult,
         tools: ToolRegistry,
-        llm: LLM,
+        models: tuple[LLM, ModelChain, list[Attempt]],
         lease: Lease,
         options: TurnOptions,
         last: bool,
     ) -> tuple[list[Message], ChatResponse]:
+        """One model call and its tool calls, committed together. `models`: the model that
+        pages (summarises), the chain that answers, and the list its attempts go to."""
+        llm, chain, attempts = models
         schemas = tools.schemas()
         stream = (
             None if options.on_delta is None else functools.partial(options.on_delta, result.steps)
         )
         request = self._fit(agent_id, schemas, llm, lease, result.facts, force=False)
         try:
-            response = llm.complete(dataclasses.replace(request, on_delta=stream))
+            response = chain.complete(dataclasses.replace(request, on_delta=stream), attempts)
         except ContextOverflow:
             log.warning(
                 "provider reported a context overflow for %s; paging and retrying", agent_id
@@ -215,7 +245,7 @@ class TurnRunner:
             if stream is not None:
                 stream(Delta("restart"))
             request = self._fit(agent_id, schemas, llm, lease, result.facts, force=True)
-            response = llm.complete(dataclasses.replace(request, on_delta=stream))
+            response = chain.complete(dataclasses.replace(request, on_delta=stream), attempts)
         with transaction(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
             assert agent is not None
@@ -244,6 +274,7 @@ class TurnRunner:
                 role="assistant",
                 content=messages_.storable(response.content),
                 tool_calls=[c.to_openai() for c in calls] or None,
+                attempts=[a.to_json() for a in attempts],
             )
             new = [assistant]
             for call in calls:

@@ -21,6 +21,7 @@ from agent_runtime.core.specs import (
     AgentSpec,
     BlockSpec,
     FactInput,
+    Fallback,
     MessageInput,
     PassageInput,
     Scope,
@@ -72,6 +73,8 @@ def a_lived_in_agent(runtime: Runtime) -> str:
             blocks=[BlockSpec("human", "Ada", 300, read_only=True)],
             block_ids=[shared.id],
             memory_ttl={"event": 30},
+            fallback_models=[Fallback("spare"), Fallback("openai/m", "http://127.0.0.1:9/v1")],
+            retry_seconds=5,
         )
     ).id
     runtime.create_agent(AgentSpec(name="teammate", block_ids=[shared.id]))
@@ -110,6 +113,11 @@ def test_a_round_trip_gives_the_same_document(runtime: Runtime, other: Runtime) 
     assert {b["label"]: b["shared"] for b in first["blocks"]}["team"] is True
     assert [len(f["history"]) for f in first["facts"]] == [2, 1, 1]
     assert first["jobs"][0]["schedule"] == "1d"
+    assert first["agent"]["fallback_models"][1] == {
+        "model": "openai/m",
+        "base_url": "http://127.0.0.1:9/v1",
+    }
+    assert first["agent"]["retry_seconds"] == 5
     text = json.dumps(first)
     assert "agent-" not in text and "block-" not in text  # no ids travel
 

@@ -58,6 +58,22 @@ def test_piped_chat_exits_non_zero_when_a_turn_fails(server: LiveServer) -> None
     assert len(stub.requests) == 1  # the session stopped at the failed turn
 
 
+def test_a_fallback_model_answers_when_the_agents_own_fails(server: LiveServer) -> None:
+    refusal = {"error": {"message": "model not found", "type": "invalid_request_error"}}
+    with OpenAIStub() as stub:
+        stub.replies.append((400, refusal))
+        made = server.cli(
+            "agents", "create", "steady", "--model", "openai/stub-model", "--base-url", stub.url,
+            "--fallback", "offline",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        result = server.cli("chat", "steady", stdin="My name is Ada\n")
+        assert stub.requests[0]["body"]["tools"]  # the turn went to the agent's model first
+    assert result.returncode == 0, result.stderr
+    assert "steady: Got it, I'll remember that." in result.stdout
+    assert "fallbacks        offline" in server.cli("agents", "show", "steady").stdout
+
+
 def test_delete_asks_for_yes_when_piped(server: LiveServer) -> None:
     server.cli("agents", "create", "doomed")
     refused = server.cli("agents", "delete", "doomed", stdin="n\n")

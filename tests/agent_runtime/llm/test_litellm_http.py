@@ -16,7 +16,7 @@ from agent_runtime.core.errors import (
     ProviderRateLimited,
 )
 from agent_runtime.core.settings import Settings
-from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockSpec
+from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockSpec, Fallback
 from agent_runtime.embedding.fake import FakeEmbedder
 from agent_runtime.llm import Delta
 from agent_runtime.llm.endpoints import NO_KEY
@@ -266,3 +266,29 @@ def test_a_job_rides_out_a_passing_outage_and_fails_only_on_a_lasting_one(
     assert failed.status == "failed"
     assert "down for maintenance" in (failed.error or "")
     assert f"at {stub.url}" in (failed.error or "")
+
+
+def test_a_fallback_on_another_server_answers_when_the_first_is_down(
+    real_runtime: Runtime, stub: OpenAIStub
+) -> None:
+    with OpenAIStub() as spare:
+        agent_id = real_runtime.create_agent(
+            AgentSpec(
+                name="wire",
+                model="openai/gpt-4o-mini",
+                model_base_url=stub.url,
+                fallback_models=[Fallback("openai/spare-model", spare.url)],
+                retry_seconds=0,  # no retries: the first failure moves on
+            )
+        ).id
+        stub.fail(503, "overloaded", None, {"Retry-After": "0"})
+        spare.reply("the spare answers")
+        result = real_runtime.send(agent_id, ["hi"])
+        assert result.messages[-1].content == "the spare answers"
+        assert len(stub.requests) == 1
+        assert spare.requests[0]["body"]["model"] == "spare-model"
+        assert spare.requests[0]["body"]["messages"] == stub.requests[0]["body"]["messages"]
+        assert [(a["model"], a["outcome"]) for a in result.messages[-1].attempts or []] == [
+            ("openai/gpt-4o-mini", "provider_error"),
+            ("openai/spare-model", "ok"),
+        ]

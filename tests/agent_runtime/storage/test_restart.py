@@ -168,3 +168,34 @@ def test_upgrading_gives_existing_messages_the_spoken_message_before_them(
         ]
     assert texts == [history[0][1], history[3][1]]  # the reply, through what it answers
     engine.dispose()
+
+
+def test_rows_written_after_every_migration_are_found_by_their_words(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """A migration that rebuilds a table (SQLite batch mode) drops the triggers that keep its
+    keyword index; rows written afterwards would then never be found."""
+    from sqlmodel import Session
+
+    from agent_runtime.retrieval import keyword
+    from agent_runtime.retrieval.corpus import MESSAGES
+    from agent_runtime.storage.database import make_engine
+
+    settings = Settings(home=tmp_path, database_url=database_url)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text(OLD_AGENT), {"id": "a1", "name": "new"})
+        conn.execute(
+            text(
+                "INSERT INTO message (agent_id, turn_id, step, role, content, created_at, "
+                "in_context, tokens, indexed, context) VALUES ('a1', 't', 0, 'user', "
+                "'the catamaran is moored at pier seven', CURRENT_TIMESTAMP, false, 0, false, '')"
+            )
+        )
+    with Session(engine) as session:
+        if engine.dialect.name == "postgresql":
+            session.execute(text("ANALYZE message"))
+        assert keyword.rank(session, MESSAGES, "a1", "catamaran", limit=5)
+    engine.dispose()
