@@ -49,6 +49,7 @@ from agent_runtime.stores import DEFAULT_TENANT, ArchivalMemory, RecallMemory, p
 from agent_runtime.tools import catalogue
 from agent_runtime.tools.custom_tools import CustomTools
 from agent_runtime.tools.http_tool import HttpClient
+from agent_runtime.tools.mcp_client import McpClient
 from agent_runtime.turns import idempotency
 from agent_runtime.turns.leases import Lease, LeaseKeeper
 from agent_runtime.turns.loop import EventSink, TurnOptions, TurnResult, TurnRunner
@@ -93,6 +94,7 @@ class Runtime:
         index: VectorIndex | None = None,
         tools: ToolRegistry | None = None,
         http_client: HttpClient | None = None,
+        mcp_client: McpClient | None = None,
         fusion: Fusion | None = None,
         background_indexing: bool = True,
     ) -> None:
@@ -139,7 +141,7 @@ class Runtime:
         )
         self.runner = TurnRunner(self.services)
         reserved = frozenset(self.services.tools.names()) | catalogue.JOB_TOOLS
-        self.custom_tools = CustomTools(engine, settings, reserved, http_client)
+        self.custom_tools = CustomTools(engine, settings, reserved, http_client, mcp_client)
         # The stores are parts of the runtime; their methods are its Python API as they are.
         self.archival = ArchivalMemory(self.services)
         self.recall = RecallMemory(self.services)

@@ -95,6 +95,8 @@ def show(ctx: typer.Context, agent: str, as_json: bool = typer.Option(False, "--
         if found.get("fallback_models"):
             names = ", ".join(f["model"] for f in found["fallback_models"])
             out.print(f"{'fallbacks':<16} {names}", markup=False)
+        if found.get("tools"):
+            out.print(f"{'tools':<16} {', '.join(found['tools'])}", markup=False)
         out.print(f"{'context':<16} {window['total']} of {window['window']} tokens in use")
 
     emit({**found, "context": window}, as_json, human)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import agents, archival, chat, doctor, jobs, keys, mcp, memories, memory, serve
+from cli import agents, archival, chat, doctor, jobs, keys, mcp, memories, memory, serve, tools
 from cli.client import DEFAULT_URL
 from cli.options import Options
 from cli.output import fit_consoles, group
@@ -24,6 +24,7 @@ app.add_typer(memories.app, name="memories")
 app.add_typer(archival.app, name="archival")
 app.add_typer(keys.app, name="keys")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(tools.app, name="tools")
 
 
 @app.callback()

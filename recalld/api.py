@@ -8,6 +8,7 @@ them. Answers are the server's JSON objects as sent (see `/openapi.json` for the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from recalld.calls import (
@@ -458,8 +459,8 @@ class KeysApi:
 
 
 class ToolsApi:
-    """`client.tools`: the tenant's custom HTTP tools, and which agents may call them. A tool is
-    named by its id or its name."""
+    """`client.tools`: the tenant's custom tools (HTTP endpoints, and the tools of its MCP
+    servers), and which agents may call them. A tool or server is named by its id or name."""
 
     @endpoint
     def create(
@@ -506,3 +507,34 @@ class ToolsApi:
     @endpoint
     def detach(self, agent_id: str, tool: str) -> Call[None]:
         return Call("DELETE", f"/v1/agents/{agent_id}/tools/{tool}", nothing)
+
+    @endpoint
+    def add_mcp_server(
+        self,
+        name: str,
+        url: str | None = None,
+        transport: str = "http",
+        headers: dict[str, str] | None = None,
+        command: Sequence[str] | None = None,
+    ) -> Call[JSON]:
+        """Register an MCP server; its tools become tools named `NAME__TOOL` (in `tools`)."""
+        parts = None if command is None else [*command]
+        body = given(name=name, url=url, transport=transport, headers=headers, command=parts)
+        return call("POST", "/v1/mcp-servers", json=body)
+
+    @endpoint
+    def mcp_servers(self) -> Call[JSON]:
+        return call("GET", "/v1/mcp-servers")
+
+    @endpoint
+    def mcp_server(self, server: str) -> Call[JSON]:
+        return call("GET", f"/v1/mcp-servers/{server}")
+
+    @endpoint
+    def refresh_mcp_server(self, server: str) -> Call[JSON]:
+        """List the server's tools again: new ones added, gone ones removed and detached."""
+        return call("POST", f"/v1/mcp-servers/{server}/refresh")
+
+    @endpoint
+    def delete_mcp_server(self, server: str) -> Call[None]:
+        return Call("DELETE", f"/v1/mcp-servers/{server}", nothing)

@@ -29,6 +29,7 @@ from server.routes import (
     indexing,
     jobs,
     keys,
+    mcp_servers,
     memories,
     messages,
     openai_compat,
@@ -54,6 +55,7 @@ OPERATIONS: list[api.Operation] = [
     *openai_compat.operations,
     *keys.operations,
     *tools.operations,
+    *mcp_servers.operations,
 ]
 
 

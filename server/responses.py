@@ -68,12 +68,13 @@ class AgentOut(Out):
     memory_error: str | None  # why the last parked extraction batch failed
     fallback_models: list[FallbackOut]
     retry_seconds: float | None  # null: the server's RECALLD_PROVIDER_RETRY_SECONDS
+    tools: list[str]  # the names of the custom tools attached to it
     last_stop_reason: str | None
     created_at: Timestamp
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, agent: Agent) -> AgentOut:
+    def of(cls, agent: Agent, tools: list[str] | None = None) -> AgentOut:
         return cls(
             id=agent.id,
             name=agent.name,
@@ -95,6 +96,7 @@ class AgentOut(Out):
                 for f in agent.fallback_models
             ],
             retry_seconds=agent.retry_seconds,
+            tools=tools or [],
             last_stop_reason=agent.last_stop_reason,
             created_at=agent.created_at,
             updated_at=agent.updated_at,

@@ -74,12 +74,15 @@ class ToolOut(Out):
     url: str
     method: str
     headers: dict[str, str]  # as stored: ${secret:NAME}, never a value
+    mcp_server: str | None = None  # the id of the MCP server offering it
     created_at: Timestamp
     updated_at: Timestamp
 
     @classmethod
     def of(cls, row: CustomTool) -> ToolOut:
+        extra = {"mcp_server": row.mcp_server_id} if row.mcp_server_id else {}
         return cls(
+            **extra,
             id=row.id,
             name=row.name,
             description=row.description,

@@ -12,6 +12,7 @@
     ├── Forbidden (403, "forbidden")
     ├── ConfigurationError (500, "configuration")
     ├── IndexUnavailable (503, "index_unavailable")
+    ├── ToolServerUnavailable (502, "tool_server_unavailable")
     └── ProviderError (502, "provider_error")
         ├── ProviderTimeout (504, "provider_timeout")
         ├── ProviderRateLimited (429, "provider_rate_limited")
@@ -98,6 +99,13 @@ class IndexUnavailable(RecalldError):
     def __init__(self, message: str, *, shared: bool = True) -> None:
         super().__init__(message)
         self.shared = shared
+
+
+class ToolServerUnavailable(RecalldError):
+    """An MCP server could not list its tools when it was registered or refreshed."""
+
+    code = "tool_server_unavailable"
+    status = 502
 
 
 class ProviderError(RecalldError):

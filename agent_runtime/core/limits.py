@@ -75,3 +75,6 @@ MAX_TOOL_URL_CHARS = 2_000
 MAX_TOOL_HEADERS = 20
 MAX_TOOL_HEADER_CHARS = 2_000  # a header's name or value
 MAX_TOOL_RESPONSE_BYTES = 64_000  # of a tool's response body; the rest is cut, and said so
+MAX_MCP_SERVER_NAME_CHARS = 24  # its tools are named SERVER__TOOL, within MAX_TOOL_NAME_CHARS
+MAX_MCP_TOOLS = 100  # tools taken from one MCP server; the rest are listed as skipped
+MAX_MCP_COMMAND_PARTS = 20  # a stdio server's command and its arguments

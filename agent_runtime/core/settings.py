@@ -78,6 +78,9 @@ class Settings:
     # ("WEATHER_KEY=WEATHER_API_KEY@https://api.weather.example/"). Never shown, logged or exported.
     tool_secrets: tuple[ToolSecret, ...] = field(default=(), repr=False)
     tool_timeout_seconds: float = 10.0
+    # Executables an MCP server may be started with (stdio): the operator's choice, none by
+    # default, since a tenant naming a command runs it on this machine.
+    mcp_commands: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -91,6 +94,7 @@ class Settings:
         values["allowed_base_urls"] = _listed(env.get(PREFIX + "ALLOWED_BASE_URLS", ""))
         values["base_url_keys"] = _bound_keys(env.get(PREFIX + "BASE_URL_KEYS", ""), env)
         values["allowed_tool_urls"] = _listed(env.get(PREFIX + "ALLOWED_TOOL_URLS", ""))
+        values["mcp_commands"] = _listed(env.get(PREFIX + "MCP_COMMANDS", ""))
         values["tool_secrets"] = _named_secrets(env.get(PREFIX + "TOOL_SECRETS", ""), env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)  # type: ignore[arg-type]

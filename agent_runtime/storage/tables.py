@@ -399,8 +399,30 @@ class CustomTool(SQLModel, table=True):
     url: str
     method: str
     headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # A tool an MCP server offers: the server and the tool's own name there (the row's is
+    # prefixed with the server's). Its url is the server's; the server's refresh and delete
+    # keep it (no foreign key: SQLite cannot add one to an existing table).
+    mcp_server_id: str | None = Field(default=None, index=True)
+    remote_name: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class McpServer(SQLModel, table=True):
+    """A tenant's MCP server. `headers` keep ``${secret:NAME}`` references, never the values."""
+
+    __tablename__ = "mcp_server"
+    __table_args__ = (Index("ux_mcp_server_tenant_name", "tenant_id", "name", unique=True),)
+    id: str = Field(primary_key=True)
+    tenant_id: str = Field(index=True)
+    name: str
+    transport: str  # http (streamable HTTP), sse, stdio
+    url: str | None = None
+    command: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    skipped: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    refreshed_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AgentTool(SQLModel, table=True):

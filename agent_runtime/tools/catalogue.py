@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,10 +105,19 @@ def listing(session: Session, tenant: str) -> list[CustomTool]:
     return list(session.exec(query))
 
 
+def _own(row: CustomTool) -> CustomTool:
+    """`row`, if it is the tenant's to change: an MCP server's tools follow the server."""
+    if row.mcp_server_id is not None:
+        raise Conflict(
+            f"{row.name!r} is an MCP server's tool: refresh or delete the server instead"
+        )
+    return row
+
+
 def update(
     session: Session, tenant: str, tool: str, changes: dict[str, Any], policy: Policy
 ) -> CustomTool:
-    row = get(session, tenant, tool)
+    row = _own(get(session, tenant, tool))
     for key, value in changes.items():
         setattr(row, key, dict(value) if key == "headers" else value)
     _check(row, policy)
@@ -120,7 +129,7 @@ def update(
 
 
 def delete(session: Session, tenant: str, tool: str) -> None:
-    row = get(session, tenant, tool)
+    row = _own(get(session, tenant, tool))
     for link in session.exec(select(AgentTool).where(AgentTool.tool_id == row.id)):
         session.delete(link)
     session.delete(row)
@@ -152,16 +161,40 @@ def attached(session: Session, agent_id: str) -> list[CustomTool]:
     return list(session.exec(query))
 
 
+def attached_names(session: Session, agent_ids: list[str]) -> dict[str, list[str]]:
+    """The names of the custom tools attached to each of `agent_ids` (in name order)."""
+    if not agent_ids:
+        return {}
+    query = (
+        select(AgentTool.agent_id, CustomTool.name)
+        .join(CustomTool, col(AgentTool.tool_id) == col(CustomTool.id))
+        .where(col(AgentTool.agent_id).in_(agent_ids))
+        .order_by(col(CustomTool.name))
+    )
+    names: dict[str, list[str]] = {a: [] for a in agent_ids}
+    for agent_id, name in session.exec(query):
+        names[agent_id].append(name)
+    return names
+
+
 def as_tool(row: CustomTool) -> HttpTool:
     return HttpTool(row.name, row.description, row.parameters, row.url, row.method, row.headers)
 
 
-def registry_for(rows: list[CustomTool], base: ToolRegistry, caller: Caller) -> ToolRegistry:
-    """`base` with the attached tools added; each call goes through `caller`."""
+def registry_for(
+    rows: list[CustomTool],
+    base: ToolRegistry,
+    caller: Caller,
+    others: Mapping[str, Callable[[dict[str, Any]], str]],
+) -> ToolRegistry:
+    """`base` with the attached tools added: HTTP tools call through `caller`, the rest
+    (an MCP server's) through `others[tool id]`."""
     if not rows:
         return base
     registry = base.copy()
     for row in rows:
         tool = as_tool(row)
-        registry.add(tool.schema(), functools.partial(caller.call, tool))
+        call = others.get(row.id) if row.mcp_server_id else functools.partial(caller.call, tool)
+        if call is not None:
+            registry.add(tool.schema(), call)
     return registry

@@ -1,5 +1,6 @@
-"""`CustomTools`: the catalogue of a tenant's HTTP tools as the runtime offers it, each call in
-its own transaction, and the tool registry a turn of an agent gets (built outside the loop)."""
+"""`CustomTools`: the catalogue of a tenant's HTTP tools (and, in `.mcp`, its MCP servers) as
+the runtime offers it, each call in its own transaction, and the tool registry a turn of an
+agent gets (built outside the loop)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import CustomTool
 from agent_runtime.tools import catalogue, secrets
 from agent_runtime.tools.http_tool import Caller, HttpClient, HttpxClient
+from agent_runtime.tools.mcp_client import McpClient
+from agent_runtime.tools.mcp_servers import McpServers
 from memory_tools import ToolRegistry
 
 
@@ -24,8 +27,10 @@ class CustomTools:
         settings: Settings,
         reserved: frozenset[str],
         client: HttpClient | None = None,
+        mcp_client: McpClient | None = None,
     ) -> None:
         self._engine = engine
+        self.mcp = McpServers(engine, settings, reserved, mcp_client)
         known = secrets.by_name(settings.tool_secrets)
         self.policy = catalogue.Policy(settings.allowed_tool_urls, known, reserved)
         self.caller = Caller(
@@ -69,9 +74,16 @@ class CustomTools:
         with Session(self._engine) as session:
             return catalogue.attached(session, agent_id)
 
+    def attached_names(self, agent_ids: list[str]) -> dict[str, list[str]]:
+        with Session(self._engine) as session:
+            return catalogue.attached_names(session, agent_ids)
+
     def registry(self, agent_id: str, base: ToolRegistry) -> ToolRegistry:
         """`base` plus the tools attached to the agent now."""
-        return catalogue.registry_for(self.attached(agent_id), base, self.caller)
+        with Session(self._engine) as session:
+            rows = catalogue.attached(session, agent_id)
+            others = self.mcp.calls_for(session, rows)
+        return catalogue.registry_for(rows, base, self.caller, others)
 
     def close(self) -> None:
         self.caller.client.close()

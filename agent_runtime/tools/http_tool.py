@@ -120,6 +120,17 @@ def check_schema(parameters: dict[str, Any]) -> None:
         raise InvalidInput('parameters must be a schema of "type": "object"', field="parameters")
 
 
+def check_arguments(name: str, parameters: dict[str, Any], arguments: dict[str, Any]) -> None:
+    """ToolError naming the first argument that breaks the tool's schema."""
+    errors = sorted(
+        jsonschema.Draft202012Validator(parameters).iter_errors(arguments),
+        key=lambda e: list(e.path),
+    )
+    if errors:
+        where = "/".join(str(p) for p in errors[0].path) or "arguments"
+        raise ToolError(f"invalid arguments for {name}: {where}: {errors[0].message}")
+
+
 @dataclass(frozen=True)
 class HttpTool:
     name: str
@@ -144,13 +155,7 @@ class Caller:
     timeout: float
 
     def call(self, tool: HttpTool, arguments: dict[str, Any]) -> str:
-        errors = sorted(
-            jsonschema.Draft202012Validator(tool.parameters).iter_errors(arguments),
-            key=lambda e: list(e.path),
-        )
-        if errors:
-            where = "/".join(str(p) for p in errors[0].path) or "arguments"
-            raise ToolError(f"invalid arguments for {tool.name}: {where}: {errors[0].message}")
+        check_arguments(tool.name, tool.parameters, arguments)
         if not allowed(tool.url, self.allowed_urls) or not _well_formed(tool.url):
             raise ToolError(f"{tool.name}'s URL is not allowed on this server any more")
         headers = {"Content-Type": "application/json"} | secrets.resolve(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 
+from agent_runtime.storage.tables import Agent
 from server.api import Call, Operation
 from server.responses import AgentOut, AgentPage
 from server.schemas import AgentCreate, AgentEdit, AgentList, AgentPath
@@ -25,8 +26,9 @@ async def list_agents(call: Call) -> AgentPage:
         name=query.name,
     )
     page = rows[: query.limit]
+    tools = await run_in_threadpool(call.runtime.custom_tools.attached_names, [a.id for a in page])
     return AgentPage(
-        data=[AgentOut.of(a) for a in page],
+        data=[AgentOut.of(a, tools[a.id]) for a in page],
         next=page[-1].id if len(rows) > query.limit else None,
     )
 
@@ -34,14 +36,19 @@ async def list_agents(call: Call) -> AgentPage:
 async def get_agent(call: Call) -> AgentOut:
     agent_id = call.path(AgentPath).agent_id
     agent = await run_in_threadpool(call.runtime.get_agent, agent_id, tenant=call.tenant)
-    return AgentOut.of(agent)
+    return await _with_tools(call, agent)
 
 
 async def update_agent(call: Call) -> AgentOut:
     agent_id = call.path(AgentPath).agent_id
     patch = call.body(AgentEdit).patch()
     agent = await run_in_threadpool(call.runtime.update_agent, agent_id, patch, tenant=call.tenant)
-    return AgentOut.of(agent)
+    return await _with_tools(call, agent)
+
+
+async def _with_tools(call: Call, agent: Agent) -> AgentOut:
+    tools = await run_in_threadpool(call.runtime.custom_tools.attached_names, [agent.id])
+    return AgentOut.of(agent, tools[agent.id])
 
 
 async def delete_agent(call: Call) -> None:

@@ -13,7 +13,14 @@ from cli.options import Options
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["agents", "create"], ["agents", "delete"], ["archival", "search"], ["jobs", "submit"]],
+    [
+        [],
+        ["agents", "create"],
+        ["agents", "delete"],
+        ["archival", "search"],
+        ["jobs", "submit"],
+        ["tools", "mcp-add"],
+    ],
 )
 def test_help_shows_no_value_for_flags(runner: CliRunner, command: list[str]) -> None:
     shown = runner.invoke(app, [*command, "--help"])
@@ -37,6 +44,7 @@ def test_the_root_help_lists_every_command_and_group_in_order(runner: CliRunner)
         "archival",
         "keys",
         "jobs",
+        "tools",
     ]
 
 

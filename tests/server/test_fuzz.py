@@ -67,6 +67,7 @@ def world(app: Starlette, runtime: Runtime) -> Iterator[dict[str, Any]]:
         "fact_id": fact.added[0].id,
         "ingestion_id": ingestion.extraction.id if ingestion.extraction else "",
         "tool": "no-such-tool",  # no tool may call out here (no allowed URLs): a 404 path
+        "server": "no-such-server",  # nor an MCP server
     }
     key = keys.create(runtime.engine, TENANT)
     ids["key_id"] = keys.issue(runtime.engine, TENANT, "fuzzed", "member").row.id

@@ -34,7 +34,7 @@ def test_openapi_matches_the_real_routes(client: TestClient) -> None:
         if isinstance(route, Route) and route.include_in_schema
         for method in (route.methods or set()) - {"HEAD"}
     }
-    assert documented == real and len(documented) == 64
+    assert documented == real and len(documented) == 69
     assert ("/v1/agents/{agent_id}/messages/stream", "POST") in documented
     ids = [op["operationId"] for _path, _method, op in operations(doc)]
     assert len(set(ids)) == len(ids)

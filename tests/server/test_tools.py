@@ -93,6 +93,9 @@ def test_an_attached_tool_is_called_in_a_turn(
     client.post("/v1/tools", json=body(server))
     attached = client.post(f"/v1/agents/{agent['id']}/tools/weather")
     assert attached.status_code == 200, attached.text
+    assert agent["tools"] == []
+    assert client.get(f"/v1/agents/{agent['id']}").json()["tools"] == ["weather"]
+    assert client.get("/v1/agents").json()["data"][0]["tools"] == ["weather"]
     fake_llm.reply(weather={"city": "Oslo"}).reply("Sunny in Oslo.")
     turn = client.post(
         f"/v1/agents/{agent['id']}/messages", json={"messages": [{"role": "user", "content": "?"}]}
