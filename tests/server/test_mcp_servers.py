@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,25 @@ def test_a_local_command_server_over_stdio(
     fake_llm.reply(local__forecast={"city": "Oslo"}).reply("Sunny.")
     client.post(f"/v1/agents/{agent}/messages", json={"messages": [{"content": "weather?"}]})
     assert prompt_tool_results(fake_llm) == ["sunny in Oslo, 21 C"]
+
+
+def test_a_server_on_the_older_sse_transport(
+    client: TestClient, runtime: Runtime, fake_llm: ScriptedLLM
+) -> None:
+    with McpToolServer("sse") as old:
+        runtime.custom_tools.mcp.policy = replace(
+            runtime.custom_tools.mcp.policy, allowed_urls=(old.url.rsplit("/", 1)[0] + "/",)
+        )
+        made = client.post(
+            "/v1/mcp-servers", json={"name": "old", "url": old.url, "transport": "sse"}
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["transport"] == "sse"
+        agent = client.post("/v1/agents", json={"name": "a"}).json()["id"]
+        client.post(f"/v1/agents/{agent}/tools/old__add")
+        fake_llm.reply(old__add={"a": 40, "b": 2}).reply("42")
+        client.post(f"/v1/agents/{agent}/messages", json={"messages": [{"content": "40+2?"}]})
+        assert prompt_tool_results(fake_llm) == ["42"]
 
 
 def test_a_job_uses_a_custom_tool_over_several_steps(

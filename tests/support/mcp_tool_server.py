@@ -1,5 +1,5 @@
 """A loopback MCP server for tests, built with the official SDK: `McpToolServer` serves it over
-streamable HTTP on 127.0.0.1 in a thread (recording the headers of each request); run as a
+streamable HTTP (or SSE) on 127.0.0.1 in a thread (recording the headers of each request); run as a
 script, it speaks stdio."""
 
 from __future__ import annotations
@@ -49,9 +49,14 @@ class _Recorder:
 class McpToolServer:
     """`url` is the MCP endpoint; `headers` what each HTTP request carried."""
 
-    def __init__(self) -> None:
+    def __init__(self, transport: str = "http") -> None:
+        """`transport`: "http" (streamable HTTP at /mcp) or "sse" (the older one, at /sse)."""
         self.headers: list[dict[str, str]] = []
-        app = build().streamable_http_app(stateless_http=True, json_response=True)
+        if transport == "sse":
+            app, path = build().sse_app(), "/sse"
+        else:
+            app = build().streamable_http_app(stateless_http=True, json_response=True)
+            path = "/mcp"
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
@@ -60,7 +65,7 @@ class McpToolServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{port}/mcp"
+        self.url = f"http://127.0.0.1:{port}{path}"
 
     def __enter__(self) -> McpToolServer:
         self._thread.start()
