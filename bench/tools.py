@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "support"))
 
+from live_server import free_port  # noqa: E402
 from mcp_tool_server import McpToolServer  # noqa: E402
 from openai_stub import OpenAIStub  # noqa: E402
 from tool_server import ToolServer  # noqa: E402
@@ -51,12 +51,6 @@ CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required"
 
 def ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def first_delta_direct(client: httpx.Client, url: str) -> float:

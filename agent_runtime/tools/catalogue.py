@@ -19,11 +19,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded, NotFound
-from agent_runtime.core.limits import MAX_TOOL_NAME_CHARS, MAX_TOOL_SCHEMA_BYTES, MAX_TOOL_URL_CHARS
+from agent_runtime.core.limits import MAX_TOOL_NAME_CHARS, MAX_TOOL_SCHEMA_BYTES
 from agent_runtime.core.settings import ToolSecret
-from agent_runtime.llm import endpoints
 from agent_runtime.storage.tables import AgentTool, CustomTool, utcnow
-from agent_runtime.tools import http_tool, secrets
+from agent_runtime.tools import http_tool
 from agent_runtime.tools.http_tool import Caller, HttpTool
 from memory_tools import ToolRegistry
 
@@ -54,14 +53,7 @@ def _check(row: CustomTool, policy: Policy) -> None:
     if len(json.dumps(row.parameters)) > MAX_TOOL_SCHEMA_BYTES:
         raise LimitExceeded(f"parameters is over {MAX_TOOL_SCHEMA_BYTES} bytes as JSON")
     http_tool.check_schema(row.parameters)
-    endpoints.check_syntax(row.url, "url", MAX_TOOL_URL_CHARS)
-    if not http_tool.allowed(row.url, policy.allowed_urls):
-        raise InvalidInput(
-            "url must start with a prefix in RECALLD_ALLOWED_TOOL_URLS"
-            + ("" if policy.allowed_urls else " (none is set: no tool may call out)"),
-            field="url",
-        )
-    secrets.check(row.headers, row.url, policy.secrets)
+    http_tool.check_destination(row.url, row.headers, policy.allowed_urls, policy.secrets)
 
 
 def _taken(session: Session, tenant: str, name: str, but: str | None = None) -> None:
@@ -129,7 +121,11 @@ def update(
 
 
 def delete(session: Session, tenant: str, tool: str) -> None:
-    row = _own(get(session, tenant, tool))
+    remove(session, _own(get(session, tenant, tool)))
+
+
+def remove(session: Session, row: CustomTool) -> None:
+    """Delete `row` and detach it from every agent."""
     for link in session.exec(select(AgentTool).where(AgentTool.tool_id == row.id)):
         session.delete(link)
     session.delete(row)

@@ -101,6 +101,24 @@ def allowed(url: str, prefixes: tuple[str, ...]) -> bool:
     return any(endpoints.under(url, prefix) for prefix in prefixes)
 
 
+def check_destination(
+    url: str,
+    headers: Mapping[str, str],
+    allowed_urls: tuple[str, ...],
+    known: Mapping[str, ToolSecret],
+) -> None:
+    """A saved tool's (or MCP server's) URL is well formed and allowed, and every secret its
+    headers name may go there (InvalidInput naming the field if not)."""
+    endpoints.check_syntax(url, "url", MAX_TOOL_URL_CHARS)
+    if not allowed(url, allowed_urls):
+        raise InvalidInput(
+            "url must start with a prefix in RECALLD_ALLOWED_TOOL_URLS"
+            + ("" if allowed_urls else " (none is set: no tool may call out)"),
+            field="url",
+        )
+    secrets.check(headers, url, known)
+
+
 def _well_formed(url: str) -> bool:
     """`url` passes the syntax check (a tool saved before a check was added may not)."""
     try:

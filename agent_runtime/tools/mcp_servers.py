@@ -40,10 +40,9 @@ from agent_runtime.core.limits import (
     MAX_TOOL_URL_CHARS,
 )
 from agent_runtime.core.settings import Settings, ToolSecret
-from agent_runtime.llm import endpoints
 from agent_runtime.storage.database import transaction
-from agent_runtime.storage.tables import AgentTool, CustomTool, McpServer, utcnow
-from agent_runtime.tools import http_tool, secrets
+from agent_runtime.storage.tables import CustomTool, McpServer, utcnow
+from agent_runtime.tools import catalogue, http_tool, secrets
 from agent_runtime.tools.mcp_client import McpClient, McpEndpoint, RemoteTool, SdkMcpClient
 from memory_tools import ToolError
 
@@ -78,14 +77,7 @@ def _check(row: McpServer, policy: Policy) -> None:
         raise InvalidInput(f"a {row.transport} server has a url, not a command", field="command")
     if not row.url:
         raise InvalidInput(f"a {row.transport} server needs a url", field="url")
-    endpoints.check_syntax(row.url, "url", MAX_TOOL_URL_CHARS)
-    if not http_tool.allowed(row.url, policy.allowed_urls):
-        raise InvalidInput(
-            "url must start with a prefix in RECALLD_ALLOWED_TOOL_URLS"
-            + ("" if policy.allowed_urls else " (none is set: no tool may call out)"),
-            field="url",
-        )
-    secrets.check(row.headers, row.url, policy.secrets)
+    http_tool.check_destination(row.url, row.headers, policy.allowed_urls, policy.secrets)
 
 
 def _check_command(command: list[str], allowed: tuple[str, ...]) -> None:
@@ -164,17 +156,11 @@ def _sync(session: Session, row: McpServer, remote: list[RemoteTool], policy: Po
         kept.add(tool.name)
     for remote_name, gone in current.items():
         if remote_name not in kept:
-            _drop_tool(session, gone)
+            catalogue.remove(session, gone)
     row.skipped = skipped
     row.refreshed_at = utcnow()
     session.add(row)
     session.flush()
-
-
-def _drop_tool(session: Session, tool: CustomTool) -> None:
-    for link in session.exec(select(AgentTool).where(AgentTool.tool_id == tool.id)):
-        session.delete(link)
-    session.delete(tool)
 
 
 def get(session: Session, tenant: str, server: str) -> McpServer:
@@ -279,7 +265,7 @@ class McpServers:
         with transaction(self._engine) as session:
             row = get(session, tenant, server)
             for tool in tools_of(session, row.id):
-                _drop_tool(session, tool)
+                catalogue.remove(session, tool)
             session.delete(row)
 
     def calls_for(self, session: Session, rows: list[CustomTool]) -> dict[str, ToolCall]:

@@ -4,13 +4,13 @@ script, it speaks stdio."""
 
 from __future__ import annotations
 
-import socket
 import sys
 import threading
 import time
 from typing import Any
 
 import uvicorn
+from live_server import free_port
 from mcp.server.mcpserver import MCPServer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -57,9 +57,7 @@ class McpToolServer:
         else:
             app = build().streamable_http_app(stateless_http=True, json_response=True)
             path = "/mcp"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         config = uvicorn.Config(
             _Recorder(app, self.headers), host="127.0.0.1", port=port, log_level="warning"
         )
