@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from agent_runtime.llm import Delta
 from agent_runtime.storage.tables import Message
-from agent_runtime.turns.loop import TurnResult
+from agent_runtime.turns.loop import EventSink, TurnResult
 from server import sse
 from server.api import Call, Operation
-from server.errors import body_for
 from server.responses import (
     AssistantDelta,
     DeltaReset,
@@ -26,6 +23,7 @@ from server.responses import (
     TurnOut,
 )
 from server.schemas import AgentPath, MessageList, SendHeaders, SendMessages
+from server.watched_turn import DeltaSink, watch
 
 PROVIDER_ERRORS = (409, 429, 502, 504)
 
@@ -87,40 +85,23 @@ async def stream_messages(call: Call) -> StreamingResponse:
     runtime, tenant = call.runtime, call.tenant
     # Every refusal before the 200: once the stream starts, an error is only an event.
     await run_in_threadpool(runtime.check_turn, agent_id, inputs, tenant=tenant)
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
 
-    def put(item: tuple[str, Any]) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, item)
+    def run(on_message: EventSink, on_delta: DeltaSink | None) -> TurnResult:
+        return runtime.send(
+            agent_id,
+            inputs,
+            tenant=tenant,
+            max_steps=body.max_steps,
+            on_message=on_message,
+            on_delta=on_delta,
+            idempotency_key=key,
+            user_id=body.user_id,
+        )
 
-    def delta(step: int, piece: Delta) -> None:
-        put(("delta", (step, piece)))
-
-    def work() -> None:
-        try:
-            result = runtime.send(
-                agent_id,
-                inputs,
-                tenant=tenant,
-                max_steps=body.max_steps,
-                on_message=lambda _kind, row: put(("message", row)),
-                on_delta=delta if body.tokens else None,
-                idempotency_key=key,
-                user_id=body.user_id,
-            )
-            put(("done", result))
-        except Exception as exc:
-            put(("error", body_for(exc, f"the streamed turn of {agent_id}")[1]))
-
-    # The turn runs on its own; the response only watches it.
-    background: set[asyncio.Future[None]] = call.request.app.state.background
-    task = asyncio.ensure_future(run_in_threadpool(work))
-    background.add(task)
-    task.add_done_callback(background.discard)
+    watched = watch(call, run, f"the streamed turn of {agent_id}", deltas=body.tokens)
 
     async def events() -> AsyncIterator[str]:
-        while True:
-            kind, payload = await queue.get()
+        async for kind, payload in watched:
             if kind == "delta":
                 yield _delta_event(*payload)
             elif kind == "message":
@@ -132,10 +113,8 @@ async def stream_messages(call: Call) -> StreamingResponse:
                     for event in _events_for(message):  # the saved turn, as it was streamed
                         yield event
                 yield sse.event("done", TurnDone.of(result).model_dump(mode="json"))
-                return
             else:
                 yield sse.event("error", payload)
-                return
 
     return sse.response(events(), f"the turn stream of {agent_id}")
 

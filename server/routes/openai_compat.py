@@ -5,12 +5,11 @@ only what follows the last assistant message is new to the agent."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -18,13 +17,13 @@ from starlette.responses import StreamingResponse
 
 from agent_runtime.core.errors import NotFound
 from agent_runtime.core.limits import MAX_INPUT_CHARS, MAX_PAGE
+from agent_runtime.llm import Delta as Piece
 from agent_runtime.memory.agents import NAME
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.tables import Agent, Message
 from agent_runtime.turns.loop import EventSink, TurnResult
 from server import sse
 from server.api import Call, Operation
-from server.errors import body_for
 from server.openai_models import (
     BETWEEN_MESSAGES,
     MAX_CHAT_MESSAGES,
@@ -44,6 +43,7 @@ from server.openai_models import (
 from server.responses import Usage
 from server.routes.messages import PROVIDER_ERRORS
 from server.schemas import SendHeaders
+from server.watched_turn import DeltaSink, watch
 
 MAX_MODELS = 20 * MAX_PAGE  # agents listed by /v1/models; /v1/agents pages through any more
 
@@ -55,12 +55,19 @@ class Turn:
     idempotency_key: str | None
     user_id: str | None
 
-    def run(self, runtime: Runtime, tenant: str, on_message: EventSink | None = None) -> TurnResult:
+    def run(
+        self,
+        runtime: Runtime,
+        tenant: str,
+        on_message: EventSink | None = None,
+        on_delta: DeltaSink | None = None,
+    ) -> TurnResult:
         return runtime.send(
             self.agent_id,
             self.inputs,
             tenant=tenant,
             on_message=on_message,
+            on_delta=on_delta,
             idempotency_key=self.idempotency_key,
             user_id=self.user_id,
         )
@@ -100,13 +107,16 @@ async def _stream(
     # Every refusal before the 200: once the stream starts, an error is only a chunk.
     await run_in_threadpool(runtime.check_turn, turn.agent_id, turn.inputs, tenant=tenant)
     where = f"the chat completion stream of {turn.agent_id}"
-    watched = _watch(call, lambda sink: turn.run(runtime, tenant, sink), where)
+    watched = watch(call, functools.partial(turn.run, runtime, tenant), where, deltas=True)
     include_usage = body.stream_options is not None and body.stream_options.include_usage
     chunks = Chunks(body.model, created, include_usage)
 
     async def lines() -> AsyncIterator[str]:
         async for kind, payload in watched:
-            if kind == "message":
+            if kind == "delta":
+                for line in chunks.delta(payload[1]):
+                    yield line
+            elif kind == "message":
                 for line in chunks.message(payload):
                     yield line
             elif kind == "done":
@@ -120,53 +130,54 @@ async def _stream(
     return sse.response(lines(), where)
 
 
-def _watch(
-    call: Call, run: Callable[[EventSink], TurnResult], where: str
-) -> AsyncIterator[tuple[str, Any]]:
-    """Start the turn in the background, as /messages/stream does (a client that leaves does
-    not stop it), and follow it: ("message", row) for each committed row, then ("done",
-    result) or ("error", error body)."""
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-
-    def put(item: tuple[str, Any]) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def work() -> None:
-        try:
-            put(("done", run(lambda _kind, row: put(("message", row)))))
-        except Exception as exc:
-            put(("error", body_for(exc, where)[1]))
-
-    background: set[asyncio.Future[None]] = call.request.app.state.background
-    task = asyncio.ensure_future(run_in_threadpool(work))
-    background.add(task)
-    task.add_done_callback(background.discard)
-
-    async def followed() -> AsyncIterator[tuple[str, Any]]:
-        while True:
-            item = await queue.get()
-            yield item
-            if item[0] != "message":
-                return
-
-    return followed()
-
-
 class Chunks:
-    """A turn as `chat.completion.chunk` lines: a role delta, each assistant message's text as
-    it is committed, a last chunk with finish_reason, the usage if asked, then [DONE]."""
+    """A turn as `chat.completion.chunk` lines: a role delta, the assistant's text as the model
+    streams it, a last chunk with finish_reason, the usage if asked, then [DONE].
+
+    Each step's text is sent as its pieces arrive; the step's committed message then sends only
+    what the pieces did not (all of it when the model was not streamed, as in a replayed turn).
+    A chunk cannot be taken back: when a retry voids a step's pieces, the rest of that step is
+    sent from its committed message, after the part already sent if the retry said the same."""
 
     def __init__(self, model: str, created: int, include_usage: bool) -> None:
         self.model, self.created, self.include_usage = model, created, include_usage
         self.id: str | None = None  # the turn's, known from its first row
-        self.said = 0
+        self.said = 0  # assistant texts begun
+        self.sent: str | None = None  # the current step's text sent from its pieces
+        self.voided = False  # a retry voided the current step's pieces
+
+    def delta(self, piece: Piece) -> list[str]:
+        if piece.kind == "restart":
+            self.voided = self.sent is not None
+            return []
+        if piece.kind != "text" or not piece.text or self.voided:
+            return []
+        out = []
+        if self.sent is None:  # this step's text begins, after the last one's
+            if self.said:
+                out.append(self._delta(Delta(content=BETWEEN_MESSAGES)))
+            self.said += 1
+            self.sent = ""
+        self.sent += piece.text
+        return [*out, self._delta(Delta(content=piece.text))]
 
     def message(self, row: Message) -> list[str]:
         out = self._start(row.turn_id)
+        sent, self.sent, self.voided = self.sent, None, False
         for text in spoken([row]):
-            out.append(self._delta(Delta(content=(BETWEEN_MESSAGES if self.said else "") + text)))
-            self.said += 1
+            if sent is None:
+                out.append(self._text(text))
+            elif text.startswith(sent):
+                if text != sent:
+                    out.append(self._delta(Delta(content=text[len(sent) :])))
+            else:  # a retry said something else: the committed text follows what was sent
+                out.append(self._text(text))
+        return out
+
+    def _text(self, text: str) -> str:
+        """A new assistant text: after the one before, a blank line between them."""
+        out = self._delta(Delta(content=(BETWEEN_MESSAGES if self.said else "") + text))
+        self.said += 1
         return out
 
     def done(self, result: TurnResult) -> list[str]:
@@ -239,8 +250,8 @@ operations = [
         "other parts are refused. The reply is every assistant text of the turn, joined by a "
         "blank line; finish_reason is 'length' when the turn stopped at the agent's max_steps; "
         "usage is the turn's tokens. `user` is the turn's user_id. stream: true answers with "
-        "Server-Sent Events of chat.completion.chunk objects (a role delta, each assistant "
-        "message's text as it is committed, a chunk with finish_reason, the usage chunk if "
+        "Server-Sent Events of chat.completion.chunk objects (a role delta, the assistant's "
+        "text as the model streams it, a chunk with finish_reason, the usage chunk if "
         "stream_options.include_usage, then data: [DONE]); an error after the stream starts is "
         'a data line holding {"error": ...}, which the SDKs raise. Unlike recalld\'s other '
         "bodies, unknown fields are accepted and ignored (temperature, top_p, max_tokens, stop, "

@@ -5,6 +5,7 @@ token usage or a provider failure."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,10 +20,12 @@ from openai_stub import OpenAIStub
 
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import AgentSpec
+from agent_runtime.llm import Delta as Piece
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage import keys
 from agent_runtime.storage.database import make_engine, upgrade
-from server.routes.openai_compat import all_agents
+from agent_runtime.storage.tables import Message
+from server.routes.openai_compat import Chunks, all_agents
 
 # Read at import: the autouse fixture clears every RECALLD_ variable for the tests themselves.
 PG_URL = os.environ.get("RECALLD_TEST_PG_URL", "")
@@ -154,7 +157,8 @@ def test_streamed_chunks_add_up_to_the_same_text(recalld: Recalld) -> None:
     recalld.stub_agent("streamed")
     sdk = recalld.sdk()
     for _ in range(2):  # the same two steps, whole and then streamed
-        recalld.stub.reply("Noting that.", core_memory_append={"label": "human", "content": "x"})
+        noted = {"label": "human", "content": "x"}
+        recalld.stub.reply("Noting that you like it.", core_memory_append=noted)
         recalld.stub.reply("You like tea.")
     whole = sdk.chat.completions.create(model="agent/streamed", messages=[user("I like tea")])
     stream = sdk.chat.completions.create(
@@ -167,12 +171,37 @@ def test_streamed_chunks_add_up_to_the_same_text(recalld: Recalld) -> None:
     assert {c.object for c in chunks} == {"chat.completion.chunk"}
     assert len({c.id for c in chunks}) == 1 and chunks[0].id != whole.id
     assert chunks[0].choices[0].delta.role == "assistant"
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == whole.choices[0].message.content == "Noting that.\n\nYou like tea."
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices]
+    # The text as the model streamed it (the stub sends three words at a time), not whole.
+    assert [p for p in pieces if p] == ["Noting that you ", "like it.", "\n\n", "You like tea."]
+    text = "".join(p or "" for p in pieces)
+    assert text == whole.choices[0].message.content == "Noting that you like it.\n\nYou like tea."
     finish = [c.choices[0].finish_reason for c in chunks if c.choices]
     assert finish[-1] == "stop" and set(finish[:-1]) == {None}
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert chunks[-1].usage.total_tokens == 36
+
+
+def _content(lines: list[str]) -> list[str]:
+    chunks = [json.loads(line.removeprefix("data: ")) for line in lines]
+    return [c["choices"][0]["delta"].get("content", "") for c in chunks]
+
+
+def test_a_retry_s_text_is_not_sent_twice() -> None:
+    chunks = Chunks("agent/x", 0, include_usage=False)
+    asked = Message(agent_id="a", turn_id="t", role="user", content="hi")
+    assert _content(chunks.message(asked)) == [""]  # the role delta
+    sent = chunks.delta(Piece("text", "Hello the")) + chunks.delta(Piece("restart"))
+    # The retry's pieces are not sent: the committed message sends what was not.
+    sent += chunks.delta(Piece("text", "Hello there."))
+    sent += chunks.message(
+        Message(agent_id="a", turn_id="t", role="assistant", content="Hello there.")
+    )
+    assert _content(sent) == ["Hello the", "re."]
+    # A step after a retry that said something else: its text follows, after a blank line.
+    sent = chunks.delta(Piece("text", "Let me")) + chunks.delta(Piece("restart"))
+    sent += chunks.message(Message(agent_id="a", turn_id="t", role="assistant", content="Sure."))
+    assert _content(sent) == ["\n\n", "Let me", "\n\nSure."]
 
 
 def test_a_turn_stopped_at_max_steps_finishes_with_length(recalld: Recalld) -> None:
