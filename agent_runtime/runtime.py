@@ -252,6 +252,12 @@ class Runtime:
         with self._read() as session:
             return agents_.get(session, tenant, agent_id)
 
+    def find_agent(self, ref: str, *, tenant: str = DEFAULT_TENANT) -> Agent | None:
+        """The agent named `ref`, else the one whose id it is; None when neither is the
+        tenant's (callers say where to find the names)."""
+        with self._read() as session:
+            return agents_.find(session, tenant, ref)
+
     def list_agents(
         self,
         *,

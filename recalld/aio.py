@@ -12,10 +12,11 @@ from typing import Self, TypeVar
 
 import httpx
 
-from recalld.api import Api, JobsApi, KeysApi, ToolsApi
+from recalld.api import Api
 from recalld.calls import Call, Stream, result
 from recalld.client import DEFAULT_URL
 from recalld.errors import unreachable
+from recalld.namespaces import JobsApi, KeysApi, ToolsApi
 
 T = TypeVar("T")
 

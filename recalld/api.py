@@ -1,14 +1,14 @@
 """The operations of the recalld REST API, each written once as the request it sends.
 
-`Api` holds the agents, messages, core memory, archival, recall, fact memory and transfer
-operations; `JobsApi` and `KeysApi` the two namespaces `client.jobs` and `client.keys`. A method
-here builds a `Call` or a `Stream`; `recalld.calls` explains how `Client` and `AsyncClient` run
-them. Answers are the server's JSON objects as sent (see `/openapi.json` for their shapes).
+`Api` holds the agents, messages, core memory, archival, recall and transfer operations, and
+(from `recalld.memories`) the fact memory ones; `recalld.namespaces` holds `client.jobs`,
+`client.keys` and `client.tools`. A method here builds a `Call` or a `Stream`; `recalld.calls`
+explains how `Client` and `AsyncClient` run them. Answers are the server's JSON objects as sent
+(see `/openapi.json` for their shapes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from recalld.calls import (
@@ -26,6 +26,7 @@ from recalld.calls import (
     streaming,
 )
 from recalld.errors import NotFoundError
+from recalld.memories import MemoriesApi
 
 
 def _first(name: str) -> Any:
@@ -45,8 +46,8 @@ def _turn(content: str, role: str, max_steps: int | None, user_id: str | None) -
     }
 
 
-class Api:
-    """Every operation but jobs and keys (see the module docstring)."""
+class Api(MemoriesApi):
+    """Every operation but jobs, keys and tools (see the module docstring)."""
 
     @endpoint
     def request(
@@ -281,260 +282,3 @@ class Api:
     def import_history(self, agent_id: str, messages: list[JSON]) -> Call[JSON]:
         """Add earlier conversation (role, content, created_at) to the agent's recall."""
         return call("POST", f"/v1/agents/{agent_id}/recall", json={"messages": messages})
-
-    # -- fact memory ----------------------------------------------------------------------------
-
-    @endpoint
-    def add_memories(
-        self,
-        facts: list[JSON] | None = None,
-        *,
-        messages: list[JSON] | None = None,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-        metadata: JSON | None = None,
-        infer: bool | None = None,
-        wait: bool | None = None,
-        model: str | None = None,
-    ) -> Call[JSON]:
-        """Write facts (statements `{"text"}` or slots `{"subject", "attribute", "value"}`) and
-        say what each changed; or learn facts from `messages` (`infer=False`: each message as a
-        fact): queued, answered with an ingestion (`status`, `id`) unless `wait=True`."""
-        body = given(
-            facts=facts,
-            messages=messages,
-            user_id=user_id,
-            agent_id=agent_id,
-            run_id=run_id,
-            metadata=metadata,
-            infer=infer,
-            wait=wait,
-            model=model,
-        )
-        return call("POST", "/v1/memories", json=body)
-
-    @endpoint
-    def get_ingestion(self, ingestion_id: str) -> Call[JSON]:
-        """How a queued `add_memories(messages=...)` stands."""
-        return call("GET", f"/v1/memories/ingestions/{ingestion_id}")
-
-    @endpoint
-    def search_memories(
-        self,
-        query: str,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-        filters: JSON | None = None,
-        as_of: str | None = None,
-        include_history: bool = False,
-        limit: int = 10,
-        threshold: float | None = None,
-    ) -> Call[JSON]:
-        body = given(
-            query=query,
-            user_id=user_id,
-            agent_id=agent_id,
-            run_id=run_id,
-            filters=filters or None,
-            as_of=as_of,
-            include_history=include_history,
-            limit=limit,
-            threshold=threshold,
-        )
-        return call("POST", "/v1/memories/search", json=body)
-
-    @endpoint
-    def list_memories(
-        self,
-        *,
-        user_id: str | None = None,
-        agent_id: str | None = None,
-        run_id: str | None = None,
-        kind: str | None = None,
-        subject: str | None = None,
-        attribute: str | None = None,
-        as_of: str | None = None,
-        include_history: bool = False,
-        limit: int = 50,
-        after: int | None = None,
-    ) -> Call[JSON]:
-        """One page of facts in id order; its `next` is the `after` of the page that follows."""
-        params = query_params(
-            user_id=user_id,
-            agent_id=agent_id,
-            run_id=run_id,
-            kind=kind,
-            subject=subject,
-            attribute=attribute,
-            as_of=as_of,
-            include_history=include_history or None,
-            limit=limit,
-            after=after,
-        )
-        return call("GET", "/v1/memories", params=params)
-
-    @endpoint
-    def get_memory(self, fact_id: int) -> Call[JSON]:
-        return call("GET", f"/v1/memories/{fact_id}")
-
-    @endpoint
-    def edit_memory(self, /, fact_id: int, **fields: Any) -> Call[JSON]:
-        """Correct text, value, kind, metadata or expires_at (None: never expires) in place."""
-        return call("PATCH", f"/v1/memories/{fact_id}", json=fields)
-
-    @endpoint
-    def delete_memory(self, fact_id: int, purge: bool = False) -> Call[JSON]:
-        """Retire a fact, or with `purge` erase it; the answer says what was erased."""
-        return call("DELETE", f"/v1/memories/{fact_id}", params=query_params(purge=purge or None))
-
-    @endpoint
-    def memory_history(self, fact_id: int) -> Call[JSON]:
-        return call("GET", f"/v1/memories/{fact_id}/history")
-
-    @endpoint
-    def import_mem0(self, export: Any) -> Call[JSON]:
-        """A Mem0 memory export (`{"results": [...]}` or a bare list) as facts."""
-        body = {"results": export} if isinstance(export, list) else export
-        return call("POST", "/v1/memories/import", json=body)
-
-
-class JobsApi:
-    """`client.jobs`: submit, read, list, cancel and watch an agent's background jobs."""
-
-    @endpoint
-    def submit(
-        self,
-        agent_id: str,
-        goal: str,
-        max_steps: int | None = None,
-        max_duration: str | None = None,
-        schedule: str | None = None,
-    ) -> Call[JSON]:
-        body = given(goal=goal, max_steps=max_steps, max_duration=max_duration, schedule=schedule)
-        return call("POST", f"/v1/agents/{agent_id}/jobs", json=body)
-
-    @endpoint
-    def get(self, job_id: str) -> Call[JSON]:
-        return call("GET", f"/v1/jobs/{job_id}")
-
-    @endpoint
-    def list(
-        self, agent_id: str | None = None, status: str | None = None, limit: int = 100
-    ) -> Call[JSON]:
-        return call(
-            "GET", "/v1/jobs", params=query_params(agent_id=agent_id, status=status, limit=limit)
-        )
-
-    @endpoint
-    def cancel(self, job_id: str) -> Call[JSON]:
-        return call("POST", f"/v1/jobs/{job_id}/cancel")
-
-    @streaming
-    def events(self, job_id: str, last_event_id: str | None = None) -> Stream[Event]:
-        """The job's progress as `Event`s, from after `last_event_id`, until it ends."""
-        headers = given(**{"Last-Event-ID": last_event_id})
-        return Stream("GET", f"/v1/jobs/{job_id}/events", SSEDecoder, headers=headers)
-
-
-class KeysApi:
-    """`client.keys`: an admin key makes, lists and revokes its own tenant's API keys."""
-
-    @endpoint
-    def create(
-        self, role: str = "member", name: str | None = None, tenant: str | None = None
-    ) -> Call[JSON]:
-        """A new key; its `key` (the secret) is shown in this answer only."""
-        return call("POST", "/v1/keys", json=given(role=role, name=name, tenant=tenant))
-
-    @endpoint
-    def list(self) -> Call[JSON]:
-        return call("GET", "/v1/keys")
-
-    @endpoint
-    def revoke(self, key_id: int) -> Call[JSON]:
-        return call("DELETE", f"/v1/keys/{key_id}")
-
-
-class ToolsApi:
-    """`client.tools`: the tenant's custom tools (HTTP endpoints, and the tools of its MCP
-    servers), and which agents may call them. A tool or server is named by its id or name."""
-
-    @endpoint
-    def create(
-        self,
-        name: str,
-        url: str,
-        parameters: JSON,
-        description: str = "",
-        method: str = "POST",
-        headers: dict[str, str] | None = None,
-    ) -> Call[JSON]:
-        """A new tool; header values may name server secrets as `${secret:NAME}`."""
-        body = given(
-            name=name,
-            url=url,
-            parameters=parameters,
-            description=description,
-            method=method,
-            headers=headers,
-        )
-        return call("POST", "/v1/tools", json=body)
-
-    @endpoint
-    def list(self) -> Call[JSON]:
-        return call("GET", "/v1/tools")
-
-    @endpoint
-    def get(self, tool: str) -> Call[JSON]:
-        return call("GET", f"/v1/tools/{tool}")
-
-    @endpoint
-    def edit(self, /, tool: str, **fields: Any) -> Call[JSON]:
-        return call("PATCH", f"/v1/tools/{tool}", json=fields)
-
-    @endpoint
-    def delete(self, tool: str) -> Call[None]:
-        """Delete the tool, detaching it from every agent."""
-        return Call("DELETE", f"/v1/tools/{tool}", nothing)
-
-    @endpoint
-    def attach(self, agent_id: str, tool: str) -> Call[JSON]:
-        return call("POST", f"/v1/agents/{agent_id}/tools/{tool}")
-
-    @endpoint
-    def detach(self, agent_id: str, tool: str) -> Call[None]:
-        return Call("DELETE", f"/v1/agents/{agent_id}/tools/{tool}", nothing)
-
-    @endpoint
-    def add_mcp_server(
-        self,
-        name: str,
-        url: str | None = None,
-        transport: str = "http",
-        headers: dict[str, str] | None = None,
-        command: Sequence[str] | None = None,
-    ) -> Call[JSON]:
-        """Register an MCP server; its tools become tools named `NAME__TOOL` (in `tools`)."""
-        parts = None if command is None else [*command]
-        body = given(name=name, url=url, transport=transport, headers=headers, command=parts)
-        return call("POST", "/v1/mcp-servers", json=body)
-
-    @endpoint
-    def mcp_servers(self) -> Call[JSON]:
-        return call("GET", "/v1/mcp-servers")
-
-    @endpoint
-    def mcp_server(self, server: str) -> Call[JSON]:
-        return call("GET", f"/v1/mcp-servers/{server}")
-
-    @endpoint
-    def refresh_mcp_server(self, server: str) -> Call[JSON]:
-        """List the server's tools again: new ones added, gone ones removed and detached."""
-        return call("POST", f"/v1/mcp-servers/{server}/refresh")
-
-    @endpoint
-    def delete_mcp_server(self, server: str) -> Call[None]:
-        return Call("DELETE", f"/v1/mcp-servers/{server}", nothing)

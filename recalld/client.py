@@ -12,9 +12,10 @@ from typing import Self, TypeVar
 
 import httpx
 
-from recalld.api import Api, JobsApi, KeysApi, ToolsApi
+from recalld.api import Api
 from recalld.calls import Call, Stream, result
 from recalld.errors import unreachable
+from recalld.namespaces import JobsApi, KeysApi, ToolsApi
 
 DEFAULT_URL = "http://127.0.0.1:8300"
 T = TypeVar("T")

@@ -178,6 +178,16 @@ def get(session: Session, tenant_id: str, agent_id: str) -> Agent:
     return agent
 
 
+def find(session: Session, tenant_id: str, ref: str) -> Agent | None:
+    """The agent `ref` names, by name first (names are what people type), else by id."""
+    if NAME.fullmatch(ref):
+        named = list_(session, tenant_id, limit=1, name=ref)
+        if named:
+            return named[0]
+    agent = session.get(Agent, ref)
+    return agent if agent is not None and agent.tenant_id == tenant_id else None
+
+
 def list_(
     session: Session,
     tenant_id: str,

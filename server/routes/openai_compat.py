@@ -18,7 +18,6 @@ from starlette.responses import StreamingResponse
 from agent_runtime.core.errors import NotFound
 from agent_runtime.core.limits import MAX_INPUT_CHARS, MAX_PAGE
 from agent_runtime.llm import Delta as Piece
-from agent_runtime.memory.agents import NAME
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.tables import Agent, Message
 from agent_runtime.turns.loop import EventSink, TurnResult
@@ -74,18 +73,13 @@ class Turn:
 
 
 def find_agent(runtime: Runtime, ref: str, tenant: str) -> str:
-    """The id of the agent `ref` names: by name first (as /v1/models lists it), else by id."""
-    if NAME.fullmatch(ref):
-        named = runtime.list_agents(tenant=tenant, limit=1, name=ref)
-        if named:
-            return named[0].id
-    try:
-        return runtime.get_agent(ref, tenant=tenant).id
-    except NotFound as exc:
+    agent = runtime.find_agent(ref, tenant=tenant)
+    if agent is None:
         raise NotFound(
             f"model 'agent/{ref}' names none of your agents (GET /v1/models lists them)",
             field="model",
-        ) from exc
+        )
+    return agent.id
 
 
 async def create_chat_completion(call: Call) -> ChatCompletion | StreamingResponse:
