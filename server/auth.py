@@ -1,4 +1,11 @@
-"""Who is calling: an API key names the tenant. With no key configured, loopback callers only.
+"""Who is calling: an API key names the tenant. With no key configured, loopback callers only,
+on a loopback Host and from a loopback Origin: a web page elsewhere that posts to this machine,
+or a name rebound to it (DNS rebinding), is not the operator.
+
+The key comes from the Authorization header, or for the web console (`server/console/`) from
+its HTTP-only, same-site cookie. A request that changes something with the cookie must also
+carry the page's CSRF token (the X-CSRF-Token header, or the form's field), equal to the
+console's CSRF cookie: the same double submit for the console's forms and its scripts.
 
 Managing keys (/v1/keys) needs an admin key, and reaches its own tenant's keys only. The
 operator on loopback with no key configured may not make keys through the API: the first admin
@@ -7,6 +14,10 @@ connection to the server from the same machine."""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
 from starlette.requests import Request
 
 from agent_runtime.core.errors import Forbidden, Unauthorized
@@ -14,6 +25,10 @@ from agent_runtime.runtime import Runtime
 from agent_runtime.stores import DEFAULT_TENANT
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+KEY_COOKIE = "recalld_key"
+CSRF_COOKIE = "recalld_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def is_loopback(host: str | None) -> bool:
@@ -28,8 +43,9 @@ class Auth:
         # Checked per request until a key exists, so a key made while the server runs takes effect.
         return self.runtime.multi_tenant()
 
-    def tenant(self, request: Request) -> str:
-        keyed = self._keyed(request)
+    def tenant(self, request: Request, csrf: str | None = None) -> str:
+        """The caller's tenant; `csrf`: the token a console form sent (else the header's)."""
+        keyed = self._keyed(request, csrf)
         if keyed is not None:
             return keyed
         if self.keys_configured():
@@ -37,6 +53,10 @@ class Auth:
         client = request.client.host if request.client else None
         if not is_loopback(client):
             raise Unauthorized("with no API key configured, only loopback clients are served")
+        if not local_page(request):
+            raise Forbidden(
+                "with no API key configured, only loopback hosts and origins are served"
+            )
         return DEFAULT_TENANT
 
     def scope(self, request: Request) -> str | None | Anonymous:
@@ -67,11 +87,13 @@ class Auth:
             raise Forbidden("managing API keys needs an admin key; this is a member key")
         return caller.tenant_id
 
-    def _keyed(self, request: Request) -> str | None:
+    def _keyed(self, request: Request, csrf: str | None = None) -> str | None:
         """The tenant of the request's API key; None without one; a bad key is refused. With no
         key configured a token means nothing: SDKs (OpenAI's) always send one, and a keyless
         server on loopback serves them like any other local client."""
         key = _bearer(request)
+        if key is None:
+            key = _cookie_key(request, csrf)
         if key is None:
             return None
         tenant = self.runtime.tenant_for_key(key)
@@ -80,6 +102,32 @@ class Auth:
                 return None
             raise Unauthorized("the API key is not valid")
         return tenant
+
+
+def _cookie_key(request: Request, csrf: str | None) -> str | None:
+    key = request.cookies.get(KEY_COOKIE)
+    if not key or request.method in SAFE_METHODS:
+        return key or None
+    check_csrf(request, csrf)
+    return key
+
+
+def check_csrf(request: Request, csrf: str | None = None) -> None:
+    """The request's CSRF token (`csrf`, else its header) equals the console's CSRF cookie."""
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    given = csrf if csrf is not None else request.headers.get(CSRF_HEADER, "")
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        raise Forbidden("the console's CSRF token is missing or wrong: reload the page")
+
+
+def local_page(request: Request) -> bool:
+    """Host and Origin (if any) both name this machine: not a page that rebound a name to it."""
+    origin = request.headers.get("origin")
+    names: Sequence[str | None] = [
+        urlsplit(f"//{request.headers.get('host', '')}").hostname,
+        *([urlsplit(origin).hostname] if origin else []),
+    ]
+    return all(is_loopback(name) for name in names)
 
 
 def _bearer(request: Request) -> str | None:

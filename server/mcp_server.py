@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import mcp_types as types
@@ -33,10 +32,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from agent_runtime.core.errors import Forbidden, RecalldError, Unauthorized
+from agent_runtime.core.errors import RecalldError, Unauthorized
 from agent_runtime.core.settings import Settings
 from agent_runtime.runtime import Runtime
-from server.auth import Auth, is_loopback
+from server.auth import Auth
 from server.errors import error_response
 from server.mcp_tools import TOOLS, invalid
 
@@ -155,29 +154,12 @@ class HttpEndpoint:
             if manager is None or auth is None:
                 raise RecalldError("the MCP endpoint is not running")
             # Off the event loop: finding the tenant may ask the database (keys.KeyLookup).
-            tenant = await run_in_threadpool(_caller, auth, request)
+            tenant = await run_in_threadpool(auth.tenant, request)
         except Exception as exc:
             await error_response(request, exc)(scope, receive, send)
             return
         state = {**scope.get("state", {}), TENANT: tenant}
         await manager.handle_request({**scope, "state": state}, receive, send)
-
-
-def _caller(auth: Auth, request: Request) -> str:
-    tenant = auth.tenant(request)
-    if not auth.keys_configured() and not _local_page(request):
-        raise Forbidden("with no API key configured, /mcp serves loopback hosts and origins only")
-    return tenant
-
-
-def _local_page(request: Request) -> bool:
-    """Host and Origin (if any) both name this machine: not a page that rebound a name to it."""
-    origin = request.headers.get("origin")
-    names: Sequence[str | None] = [
-        urlsplit(f"//{request.headers.get('host', '')}").hostname,
-        *([urlsplit(origin).hostname] if origin else []),
-    ]
-    return all(is_loopback(name) for name in names)
 
 
 def _scope_tenant(ctx: ServerRequestContext[Any, Any]) -> str:

@@ -18,5 +18,5 @@ def app(settings: Settings, runtime: Runtime) -> Starlette:
 
 @pytest.fixture
 def client(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app, client=("127.0.0.1", 50000)) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as test_client:
         yield test_client

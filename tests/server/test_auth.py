@@ -10,7 +10,7 @@ from agent_runtime.storage import keys
 
 
 def test_without_keys_only_loopback_is_served(app: Starlette) -> None:
-    with TestClient(app, client=("127.0.0.1", 1)) as local:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 1)) as local:
         assert local.get("/v1/agents").status_code == 200
         assert local.get("/v1/health").json()["auth"] == "loopback_only"
         # SDKs always send a token; with no key configured it means nothing on loopback
@@ -20,6 +20,21 @@ def test_without_keys_only_loopback_is_served(app: Starlette) -> None:
         refused = remote.get("/v1/agents")
         assert refused.status_code == 401
         assert "loopback" in refused.json()["error"]["message"]
+
+
+def test_without_keys_a_page_elsewhere_is_not_the_operator(app: Starlette) -> None:
+    """A web page the operator opens may post to a keyless loopback server (a "simple" request
+    needs no preflight), or reach it through a name rebound to 127.0.0.1: both are refused."""
+    with TestClient(app, base_url="http://127.0.0.1:8300", client=("127.0.0.1", 1)) as local:
+        forged = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
+        posted = local.post("/v1/agents", content='{"name": "planted"}', headers=forged)
+        assert posted.status_code == 403
+        assert "loopback hosts and origins" in posted.json()["error"]["message"]
+        rebound = local.get("/v1/agents", headers={"Host": "evil.example:8300"})
+        assert rebound.status_code == 403
+        assert local.get("/v1/agents").json()["data"] == []  # nothing was planted
+        mine = {"Origin": "http://localhost:8300"}
+        assert local.post("/v1/agents", json={"name": "mine"}, headers=mine).status_code == 201
 
 
 def test_keys_scope_every_lookup_to_the_tenant(app: Starlette, runtime: Runtime) -> None:
@@ -65,7 +80,7 @@ def test_keys_are_stored_hashed(runtime: Runtime) -> None:
 def test_revoking_every_key_keeps_auth_on(app: Starlette, runtime: Runtime) -> None:
     key = keys.issue(runtime.engine, "acme")
     runtime.keys.revoke(key.row.id or 0, "acme")
-    with TestClient(app, client=("127.0.0.1", 1)) as local:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 1)) as local:
         assert local.get("/v1/agents").status_code == 401  # not back to loopback without a key
         assert local.get("/v1/health").json() == {"status": "ok"}
         revoked = local.get("/v1/health", headers={"Authorization": f"Bearer {key.secret}"})

@@ -19,6 +19,7 @@ def test_unexpected_errors_are_a_generic_500(client: TestClient, runtime) -> Non
     with TestClient(
         client.app,
         raise_server_exceptions=False,  # type: ignore[arg-type]
+        base_url="http://127.0.0.1",
         client=("127.0.0.1", 1),
     ) as quiet:
         response = quiet.get("/v1/agents")

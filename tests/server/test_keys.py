@@ -116,7 +116,7 @@ def test_an_admin_reaches_only_its_own_tenants_keys(
 def test_without_an_admin_key_nothing_is_managed(
     app: Starlette, remote: TestClient, runtime: Runtime
 ) -> None:
-    with TestClient(app, client=("127.0.0.1", 1)) as local:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 1)) as local:
         refused = local.post("/v1/keys", json={"role": "admin"})
         assert refused.status_code == 403 and "recalld keys create --local" in refused.text
         assert local.get("/v1/health").json()["auth"] == "loopback_only"  # still no key

@@ -221,7 +221,7 @@ def test_more_messages_than_a_send_allows_is_413_naming_the_setting(
 ) -> None:
     runtime.settings = settings.with_(max_messages_per_send=2)  # the runtime decides
     app = create_app(runtime.settings, runtime=runtime, workers=0, extraction=0)
-    with TestClient(app, client=("127.0.0.1", 1)) as client:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 1)) as client:
         agent_id = new_agent(client)
         three = {"messages": [{"content": "a"}, {"content": "b"}, {"content": "c"}]}
         for path in ("messages", "messages/stream"):

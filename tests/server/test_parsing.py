@@ -23,7 +23,7 @@ def new_agent(client: TestClient) -> str:
 def small(settings: Settings, runtime: Runtime) -> Iterator[TestClient]:
     """A server whose bodies are capped at 2 KiB."""
     app = create_app(settings.with_(max_body_bytes=2048), runtime=runtime, workers=0, extraction=0)
-    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+    with TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000)) as client:
         yield client
 
 
