@@ -19,6 +19,7 @@ from agent_runtime.jobs.worker import WorkerPool
 from agent_runtime.runtime import Runtime
 from server import api, mcp_server, openapi
 from server.auth import Auth
+from server.console import routes as console
 from server.errors import HANDLERS
 from server.routes import (
     agents,
@@ -101,6 +102,7 @@ def create_app(
             *api.routes(OPERATIONS, settings),
             Route("/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
             Route("/mcp", mcp, include_in_schema=False),  # the MCP endpoint answers any method
+            *console.routes(),
         ],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
