@@ -27,11 +27,13 @@ from server.console.visit import (
     set_cookie,
 )
 from server.errors import body_for
+from server.history_models import BlockHistoryOut, RestoreBody
 from server.parsing import query_data, validate
-from server.responses import JobOut
+from server.responses import BlockOut, JobOut
 from server.schemas import AgentCreate, BlockEdit, JobCreate, Params
 
 SHOWN_EVENTS = 200
+SHOWN_VERSIONS = 50
 
 
 def _query(visit: Visit, model: type[Params]) -> Any:
@@ -115,6 +117,30 @@ async def edit_block(visit: Visit) -> Response:
         )
     except RecalldError as exc:
         return await agent_page(visit, _refused(exc, f"editing {label}") | {"block": label})
+    return _redirect(f"/agents/{agent_id}#block-{label}")
+
+
+async def block_history(visit: Visit) -> Response:
+    agent_id, label = visit.path("agent_id"), visit.path("label")
+    agent = await run_in_threadpool(visit.runtime.get_agent, agent_id, tenant=visit.tenant)
+    block, rows = await run_in_threadpool(
+        visit.runtime.history.versions,
+        visit.tenant,
+        label,
+        agent_id=agent_id,
+        limit=SHOWN_VERSIONS + 1,  # one more: the last one's old value
+    )
+    history = BlockHistoryOut.of(block, rows, SHOWN_VERSIONS)
+    return visit.render("history.html", agent=agent, block=BlockOut.of(block), history=history)
+
+
+async def restore_block(visit: Visit) -> Response:
+    agent_id, label = visit.path("agent_id"), visit.path("label")
+    version = visit.field("version")
+    body = validate(RestoreBody, {"version": int(version) if version.isdigit() else version})
+    await run_in_threadpool(
+        visit.runtime.history.restore, visit.tenant, label, body.version, agent_id=agent_id
+    )
     return _redirect(f"/agents/{agent_id}#block-{label}")
 
 
@@ -232,6 +258,8 @@ def routes() -> list[BaseRoute]:
         at("/agents/{agent_id}", agent_page),
         at("/agents/{agent_id}/chat", chat, "POST"),
         at("/agents/{agent_id}/blocks/{label}", edit_block, "POST"),
+        at("/agents/{agent_id}/blocks/{label}/history", block_history),
+        at("/agents/{agent_id}/blocks/{label}/restore", restore_block, "POST"),
         at("/agents/{agent_id}/delete", confirm_delete),
         at("/agents/{agent_id}/delete", delete_agent, "POST"),
         at("/agents/{agent_id}/jobs", start_job, "POST"),

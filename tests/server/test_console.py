@@ -186,3 +186,23 @@ def _patch_limit(limit: int) -> Any:
     from agent_runtime.core.specs import BlockPatch
 
     return BlockPatch(limit=limit)
+
+
+def test_a_block_s_history_is_shown_and_a_version_restored(
+    client: TestClient, runtime: Runtime
+) -> None:
+    agent = runtime.create_agent(AgentSpec(name="ada", human="Ada lives in Lisbon"))
+    assert (
+        post(client, f"/agents/{agent.id}/blocks/human", value="Ada lives in Porto").status_code
+        == 303
+    )
+    history = client.get(f"/agents/{agent.id}/blocks/human/history").text
+    assert "Ada lives in Lisbon" in history and "Ada lives in Porto" in history
+    assert "Restore version 1" in history and "Restore version 2" not in history  # 2 is now
+    restored = post(client, f"/agents/{agent.id}/blocks/human/restore", version="1")
+    assert restored.status_code == 303
+    assert runtime.block(agent.id, "human").value == "Ada lives in Lisbon"
+    again = client.get(f"/agents/{agent.id}/blocks/human/history").text
+    assert "restored from version 1" in again
+    assert post(client, f"/agents/{agent.id}/blocks/human/restore", version="x").status_code == 422
+    assert post(client, f"/agents/{agent.id}/blocks/human/restore", version="99").status_code == 404
