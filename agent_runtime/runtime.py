@@ -265,9 +265,12 @@ class Runtime:
         limit: int = 50,
         after: str | None = None,
         name: str | None = None,
+        containing: str | None = None,
     ) -> list[Agent]:
         with self._read() as session:
-            return agents_.list_(session, tenant, limit=page(limit), after=after, name=name)
+            return agents_.list_(
+                session, tenant, limit=page(limit), after=after, name=name, containing=containing
+            )
 
     def update_agent(
         self, agent_id: str, patch: AgentPatch, *, tenant: str = DEFAULT_TENANT

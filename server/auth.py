@@ -15,7 +15,7 @@ connection to the server from the same machine."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+import ipaddress
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -24,7 +24,6 @@ from agent_runtime.core.errors import Forbidden, Unauthorized
 from agent_runtime.runtime import Runtime
 from agent_runtime.stores import DEFAULT_TENANT
 
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 KEY_COOKIE = "recalld_key"
 CSRF_COOKIE = "recalld_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -32,7 +31,16 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def is_loopback(host: str | None) -> bool:
-    return host is not None and (host in LOOPBACK or host.startswith("127."))
+    """An address of this machine (127.0.0.0/8, ::1) or `localhost`; never a name that only
+    starts like one (127.0.0.1.example.com)."""
+    if host is None:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Auth:
@@ -66,7 +74,7 @@ class Auth:
         if keyed is not None:
             return keyed
         client = request.client.host if request.client else None
-        if self.keys_configured() or not is_loopback(client):
+        if self.keys_configured() or not is_loopback(client) or not local_page(request):
             return ANONYMOUS
         return None
 
@@ -113,21 +121,31 @@ def _cookie_key(request: Request, csrf: str | None) -> str | None:
 
 
 def check_csrf(request: Request, csrf: str | None = None) -> None:
-    """The request's CSRF token (`csrf`, else its header) equals the console's CSRF cookie."""
+    """The request comes from a page of this server: its Origin (browsers send one with every
+    POST) is this server's, and its CSRF token (`csrf`, else its header) equals the console's
+    CSRF cookie. Cookies do not tell ports apart, so a page on another port of the same host
+    could plant that cookie; it cannot send this server's Origin."""
+    if not same_origin(request):
+        raise Forbidden("a page of another site or port may not change anything here")
     expected = request.cookies.get(CSRF_COOKIE, "")
     given = csrf if csrf is not None else request.headers.get(CSRF_HEADER, "")
     if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
         raise Forbidden("the console's CSRF token is missing or wrong: reload the page")
 
 
-def local_page(request: Request) -> bool:
-    """Host and Origin (if any) both name this machine: not a page that rebound a name to it."""
+def same_origin(request: Request) -> bool:
+    """No Origin (not a browser's cross-origin request), or this server's own host and port."""
     origin = request.headers.get("origin")
-    names: Sequence[str | None] = [
-        urlsplit(f"//{request.headers.get('host', '')}").hostname,
-        *([urlsplit(origin).hostname] if origin else []),
-    ]
-    return all(is_loopback(name) for name in names)
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+
+
+def local_page(request: Request) -> bool:
+    """Host names this machine and Origin (if any) is this server itself: not a page elsewhere,
+    on another port, or one that rebound a name to this machine."""
+    host = urlsplit(f"//{request.headers.get('host', '')}").hostname
+    return is_loopback(host) and same_origin(request)
 
 
 def _bearer(request: Request) -> str | None:

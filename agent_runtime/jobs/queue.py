@@ -308,3 +308,15 @@ class Jobs:
                 .limit(limit)
             )
             return list(session.exec(query))
+
+    def latest_events(self, job_id: str, *, tenant: str, limit: int) -> builtins.list[JobEvent]:
+        """A job's newest `limit` events, oldest first."""
+        self.get(job_id, tenant=tenant)
+        with Session(self.engine) as session:
+            query = (
+                select(JobEvent)
+                .where(JobEvent.job_id == job_id)
+                .order_by(col(JobEvent.id).desc())
+                .limit(limit)
+            )
+            return list(session.exec(query))[::-1]

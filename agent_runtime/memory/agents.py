@@ -195,11 +195,16 @@ def list_(
     limit: int,
     after: str | None = None,
     name: str | None = None,
+    containing: str | None = None,
 ) -> list[Agent]:
-    """Oldest first; `after` is the id of the last agent of the previous page."""
+    """Oldest first; `after` is the id of the last agent of the previous page; `containing`:
+    only names with this text in them, in any case."""
     query = select(Agent).where(Agent.tenant_id == tenant_id)
     if name:
         query = query.where(Agent.name == name)
+    if containing:
+        escaped = containing.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(col(Agent.name).ilike(f"%{escaped}%", escape="\\"))
     if after:
         last = session.get(Agent, after)
         if last is None or last.tenant_id != tenant_id:

@@ -18,6 +18,7 @@ from server.console import views
 from server.console.pages import STATIC, Pages
 from server.console.visit import (
     CSRF_FIELD,
+    REASONS,
     Visit,
     csrf_token,
     page,
@@ -32,7 +33,7 @@ from server.parsing import query_data, validate
 from server.responses import BlockOut, JobOut
 from server.schemas import AgentCreate, BlockEdit, JobCreate, Params
 
-SHOWN_EVENTS = 200
+SHOWN_EVENTS = 200  # the newest; the API pages through them all
 SHOWN_VERSIONS = 50
 
 
@@ -40,6 +41,11 @@ def _query(visit: Visit, model: type[Params]) -> Any:
     """The page's query as `model`; a field a form left empty (a date not picked) is unset."""
     given = query_data(visit.request.query_params, model)
     return validate(model, {name: value for name, value in given.items() if value != ""})
+
+
+def _number(text: str) -> int | str:
+    """A form's number as an int, or the text as typed (which the model then refuses)."""
+    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 9 else text
 
 
 def _redirect(target: str) -> Response:
@@ -57,11 +63,12 @@ def _refused(exc: Exception, where: str) -> dict[str, Any]:
 
 async def agents_page(visit: Visit, refused: dict[str, Any] | None = None) -> Response:
     search = _query(visit, views.AgentSearch)
-    rows = await run_in_threadpool(views.agents, visit.runtime, visit.tenant, search)
+    rows, more = await run_in_threadpool(views.agents, visit.runtime, visit.tenant, search)
     return visit.render(
         "agents.html",
         refused["status"] if refused else 200,
         agents=rows,
+        more=more,
         search=search,
         refused=refused,
         form=visit.form,
@@ -77,7 +84,7 @@ async def create_agent(visit: Visit) -> Response:
     }
     window = visit.field("context_window")
     if window:
-        fields["context_window"] = int(window) if window.isdigit() else window
+        fields["context_window"] = _number(window)
     try:
         spec = validate(AgentCreate, fields).spec()
         agent = await run_in_threadpool(visit.runtime.create_agent, spec, tenant=visit.tenant)
@@ -137,7 +144,7 @@ async def block_history(visit: Visit) -> Response:
 async def restore_block(visit: Visit) -> Response:
     agent_id, label = visit.path("agent_id"), visit.path("label")
     version = visit.field("version")
-    body = validate(RestoreBody, {"version": int(version) if version.isdigit() else version})
+    body = validate(RestoreBody, {"version": _number(version)})
     await run_in_threadpool(
         visit.runtime.history.restore, visit.tenant, label, body.version, agent_id=agent_id
     )
@@ -164,7 +171,7 @@ async def start_job(visit: Visit) -> Response:
     fields: dict[str, Any] = {"goal": visit.field("goal")}
     steps = visit.field("max_steps")
     if steps:
-        fields["max_steps"] = int(steps) if steps.isdigit() else steps
+        fields["max_steps"] = _number(steps)
     if visit.field("schedule"):
         fields["schedule"] = visit.field("schedule")
     try:
@@ -178,7 +185,7 @@ async def start_job(visit: Visit) -> Response:
             schedule=body.schedule,
         )
     except RecalldError as exc:
-        return await agent_page(visit, _refused(exc, "starting a job") | {"block": None})
+        return await agent_page(visit, _refused(exc, "starting a job") | {"block": "job"})
     return _redirect(f"/jobs/{job.id}")
 
 
@@ -186,7 +193,9 @@ async def job_page(visit: Visit) -> Response:
     job_id = visit.path("job_id")
     jobs = visit.runtime.jobs
     job = await run_in_threadpool(jobs.get, job_id, tenant=visit.tenant)
-    events = await run_in_threadpool(jobs.events, job_id, tenant=visit.tenant, limit=SHOWN_EVENTS)
+    events = await run_in_threadpool(
+        jobs.latest_events, job_id, tenant=visit.tenant, limit=SHOWN_EVENTS
+    )
     agent = await run_in_threadpool(visit.runtime.get_agent, job.agent_id, tenant=visit.tenant)
     return visit.render("job.html", job=JobOut.of(job), events=events, agent=agent)
 
@@ -211,7 +220,7 @@ def login_handlers(pages: Pages) -> tuple[Any, Any, Any]:
         needed = await run_in_threadpool(keys_needed, request)
         context = {
             "keys_needed": needed,
-            "why": refused or request.query_params.get("why", "")[:300],
+            "why": refused or REASONS.get(request.query_params.get("why", ""), ""),
             "next": safe_next(request.query_params.get("next", "/")),
             "banner": [],
         }

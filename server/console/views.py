@@ -14,12 +14,10 @@ from agent_runtime.core.specs import Scope
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.tables import utcnow
 from server.memory_models import FactOut
-from server.openai_models import spoken
 from server.responses import AgentOut, BlockOut, ContextOut, HitOut, JobOut, MessageOut
-from server.routes.openai_compat import all_agents
 from server.schemas import Params, SearchText
 
-MAX_LISTED_AGENTS = 500  # the agents page lists at most these (filtered by name in memory)
+MAX_LISTED_AGENTS = 200  # the agents page lists at most these; a search narrows them
 SHOWN_MESSAGES = 60
 SHOWN_FACTS = 200
 SHOWN_JOBS = 10
@@ -90,10 +88,13 @@ def banner(runtime: Runtime, tenant: str) -> list[str]:
     return problems
 
 
-def agents(runtime: Runtime, tenant: str, search: AgentSearch) -> list[AgentOut]:
-    rows = all_agents(runtime, tenant, most=MAX_LISTED_AGENTS)
-    wanted = search.q.casefold()
-    return [AgentOut.of(a) for a in rows if wanted in a.name.casefold()]
+def agents(runtime: Runtime, tenant: str, search: AgentSearch) -> tuple[list[AgentOut], bool]:
+    """The agents whose names contain the search, oldest first, at most MAX_LISTED_AGENTS;
+    and whether there are more."""
+    rows = runtime.list_agents(
+        tenant=tenant, limit=MAX_LISTED_AGENTS + 1, containing=search.q or None
+    )
+    return [AgentOut.of(a) for a in rows[:MAX_LISTED_AGENTS]], len(rows) > MAX_LISTED_AGENTS
 
 
 def agent(runtime: Runtime, tenant: str, agent_id: str, search: MemorySearch) -> dict[str, Any]:
@@ -115,7 +116,8 @@ def agent(runtime: Runtime, tenant: str, agent_id: str, search: MemorySearch) ->
         "segments": segments(context),
         "blocks": [BlockOut.of(b) for b in runtime.blocks(row.id, tenant=tenant)],
         "current_facts": [f for f in timeline if f.status == "current"],
-        "past_facts": [f for f in timeline if f.status != "current"],
+        "future_facts": [f for f in timeline if f.status == "future"],
+        "past_facts": [f for f in timeline if f.status not in ("current", "future")],
         "jobs": [JobOut.of(j) for j in jobs],
         "search": search,
         "results": results(runtime, tenant, row.id, search) if search.q else None,
@@ -154,12 +156,6 @@ def results(runtime: Runtime, tenant: str, agent_id: str, search: MemorySearch) 
     )
     found.hits = [HitOut.of(h) for h in rows]
     return found
-
-
-def reply_of(runtime: Runtime, tenant: str, agent_id: str, content: str) -> str:
-    """Run a turn for a browser without scripts; what the agent said."""
-    turn = runtime.send(agent_id, [("user", content)], tenant=tenant)
-    return "\n\n".join(spoken(turn.messages))
 
 
 def _aware(moment: datetime) -> datetime:

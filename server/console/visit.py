@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -31,6 +31,7 @@ log = logging.getLogger("recalld.console")
 
 MAX_FORM_FIELDS = 20
 CSRF_FIELD = "csrf"
+REASONS = {"expired": "Your key no longer works: log in again."}  # ?why= on the login page
 
 
 @dataclass
@@ -79,7 +80,10 @@ def page(pages: Pages, handler: Handler) -> Callable[[Request], Awaitable[Respon
             banner = await run_in_threadpool(views.banner, runtime, tenant)
             return await handler(Visit(request, runtime, pages, tenant, token, form, banner))
         except Unauthorized as exc:
-            return to_login(request, exc.message)
+            if await run_in_threadpool(auth.keys_configured):
+                return to_login(request)
+            context = {"status": 401, "error": {"code": "unauthorized", "message": exc.message}}
+            return render(request, pages, "error.html", 401, token, context)
         except Exception as exc:
             status, body = body_for(exc, f"the console page {request.url.path}")
             context = {"status": status, "error": body["error"]}
@@ -130,11 +134,17 @@ def set_cookie(request: Request, response: Response, name: str, value: str) -> N
     )
 
 
-def to_login(request: Request, why: str) -> Response:
-    """To the login page, and back here after it; with a key that no longer works, why."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+def to_login(request: Request) -> Response:
+    """To the login page, and back to this page after it (for a form: the page it was on);
+    with a key that no longer works, saying so."""
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        here = referer.netloc == request.headers.get("host", "")
+        target = referer.path if here and referer.path else "/"
     stale = KEY_COOKIE in request.cookies
-    reason = f"&why={quote(why)}" if stale else ""
+    reason = "&why=expired" if stale else ""
     response = RedirectResponse(f"/login?next={quote(target)}{reason}", status_code=303)
     if stale:  # forget it
         response.delete_cookie(KEY_COOKIE, path="/")
@@ -142,9 +152,12 @@ def to_login(request: Request, why: str) -> Response:
 
 
 def safe_next(target: str) -> str:
-    """Where to go after logging in: a path of this server only (not //elsewhere)."""
-    ok = target.startswith("/") and not target.startswith("//") and "\\" not in target
-    return target if ok else "/"
+    """Where to go after logging in: a path of this server only (not //elsewhere, and nothing a
+    browser would read another way: no backslash, space or control character)."""
+    plain = target.isprintable() and not any(c in target for c in " \\")
+    parts = urlsplit(target)
+    ok = plain and target.startswith("/") and not target.startswith("//")
+    return target if ok and not parts.scheme and not parts.netloc else "/"
 
 
 async def read_form(request: Request, limit: int) -> dict[str, str]:

@@ -33,7 +33,16 @@ def test_without_keys_a_page_elsewhere_is_not_the_operator(app: Starlette) -> No
         rebound = local.get("/v1/agents", headers={"Host": "evil.example:8300"})
         assert rebound.status_code == 403
         assert local.get("/v1/agents").json()["data"] == []  # nothing was planted
-        mine = {"Origin": "http://localhost:8300"}
+        # Names that only start like an address of this machine, and other ports of it.
+        for origin in ("http://127.0.0.1.rebind.example:8300", "http://localhost:3000"):
+            other = local.post("/v1/agents", json={"name": "x"}, headers={"Origin": origin})
+            assert other.status_code == 403, origin
+        rebound = local.get("/v1/agents", headers={"Host": "127.0.0.1.rebind.example:8300"})
+        assert rebound.status_code == 403
+        # The operator's view of health is not for a rebound name either.
+        seen = local.get("/v1/health", headers={"Host": "evil.example:8300"}).json()
+        assert "indexer" not in seen and "indexer" in local.get("/v1/health").json()
+        mine = {"Origin": "http://127.0.0.1:8300"}
         assert local.post("/v1/agents", json={"name": "mine"}, headers=mine).status_code == 201
 
 

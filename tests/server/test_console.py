@@ -16,6 +16,12 @@ from agent_runtime.runtime import Runtime
 from agent_runtime.storage import keys
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+REFUSED = re.compile(r'<p class="refused" role="alert">(.*?)</p>', re.S)
+
+
+def refusals(html: str) -> list[str]:
+    """The refusal messages a page shows, in order."""
+    return REFUSED.findall(html)
 
 
 def token(client: TestClient, path: str = "/") -> str:
@@ -46,9 +52,12 @@ def test_a_refused_form_says_why_and_keeps_what_was_typed(
 ) -> None:
     refused = post(client, "/agents", name="bad/name", human="a long note I typed")
     assert refused.status_code == 422
-    assert "name" in refused.text and "a long note I typed" in refused.text
-    window = post(client, "/agents", name="ok", context_window="lots")
-    assert window.status_code == 422 and "context_window" in window.text
+    [message] = refusals(refused.text)
+    assert "name" in message and "a long note I typed" in refused.text
+    for window in ("lots", "²", "9" * 5000):  # not a number, a digit but no decimal, too long
+        odd = post(client, "/agents", name="ok", context_window=window)
+        assert odd.status_code == 422, window
+        assert "context_window" in refusals(odd.text)[0]
     assert runtime.list_agents() == []
 
 
@@ -70,7 +79,8 @@ def test_a_block_over_its_limit_is_a_413_message_and_the_text_is_kept(
     too_long = "x" * 41
     refused = post(client, f"/agents/{agent.id}/blocks/human", value=too_long)
     assert refused.status_code == 413
-    assert "40" in refused.text and too_long in refused.text  # the message, and the typed text
+    [message] = refusals(refused.text)
+    assert "40" in message and too_long in refused.text  # the message, and the typed text
     assert runtime.block(agent.id, "human").value == "short"
     saved = post(client, f"/agents/{agent.id}/blocks/human", value="Ada lives in Porto")
     assert saved.status_code == 303
@@ -87,6 +97,10 @@ def test_chat_without_scripts_runs_a_turn(
     page = client.get(f"/agents/{agent.id}").text
     assert "Hi, I am Ada" in page and "Hello, Ada." in page
     assert post(client, f"/agents/{agent.id}/chat", content=" ").status_code == 422
+    # Nothing queued: the scripted model fails as a provider would (not transient: no retry).
+    failed = post(client, f"/agents/{agent.id}/chat", content="Are you there?")
+    assert failed.status_code == 502 and "no reply queued" in refusals(failed.text)[0]
+    assert "Are you there?</textarea>" in failed.text  # what was typed is still there
 
 
 def test_archival_search_with_dates(client: TestClient, runtime: Runtime) -> None:
@@ -112,7 +126,11 @@ def test_delete_asks_first(client: TestClient, runtime: Runtime) -> None:
 def test_a_job_is_started_watched_and_cancelled(client: TestClient, runtime: Runtime) -> None:
     agent = runtime.create_agent(AgentSpec(name="worker"))
     refused = post(client, f"/agents/{agent.id}/jobs", goal="tidy", max_steps="0")
-    assert refused.status_code == 422 and "max_steps" in refused.text
+    assert refused.status_code == 422
+    [message] = refusals(refused.text)
+    assert "max_steps" in message
+    jobs_section = refused.text.split('id="jobs"', 1)[1]
+    assert message in jobs_section and "tidy</textarea>" in jobs_section  # shown by its form
     started = post(client, f"/agents/{agent.id}/jobs", goal="Summarise the notes", max_steps="5")
     assert started.status_code == 303
     job_id = started.headers["location"].rsplit("/", 1)[1]
@@ -126,8 +144,10 @@ def test_health_problems_show_on_every_page(client: TestClient, runtime: Runtime
     runtime.create_agent(AgentSpec(name="ada"))
     assert "degraded" not in client.get("/").text
     runtime.services.indexer.degraded = lambda: True  # type: ignore[method-assign]
-    page = client.get("/").text
-    assert "The server is degraded" in page and "keywords only" in page
+    agent = runtime.list_agents()[0]
+    for path in ("/", f"/agents/{agent.id}", f"/agents/{agent.id}/delete"):
+        page = client.get(path).text
+        assert "The server is degraded" in page and "keywords only" in page, path
 
 
 def test_with_keys_the_console_asks_for_one_and_shows_only_its_tenant(
@@ -148,7 +168,21 @@ def test_with_keys_the_console_asks_for_one_and_shows_only_its_tenant(
         cookie = signed.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         assert "globex secret" not in browser.get("/").text
+        their_job = runtime.jobs.submit(theirs.id, "their goal", tenant="globex")
         assert browser.get(f"/agents/{theirs.id}").status_code == 404
+        assert browser.get(f"/jobs/{their_job.id}").status_code == 404
+        assert browser.get(f"/agents/{theirs.id}/blocks/human/history").status_code == 404
+        for path, fields in [
+            (f"/agents/{theirs.id}/blocks/human", {"value": "overwritten"}),
+            (f"/agents/{theirs.id}/chat", {"content": "hello"}),
+            (f"/agents/{theirs.id}/jobs", {"goal": "planted"}),
+            (f"/agents/{theirs.id}/delete", {}),
+            (f"/jobs/{their_job.id}/cancel", {}),
+        ]:
+            assert post(browser, path, **fields).status_code == 404, path
+        assert runtime.block(theirs.id, "human", tenant="globex").value == ""
+        assert runtime.jobs.get(their_job.id, tenant="globex").status == "queued"
+        assert runtime.messages(theirs.id, tenant="globex") == []
         made = post(browser, "/agents", name="acme agent")
         assert made.status_code == 303
         assert [a.name for a in runtime.list_agents(tenant="acme")] == ["acme agent"]
@@ -164,14 +198,23 @@ def test_with_keys_the_console_asks_for_one_and_shows_only_its_tenant(
         assert post(browser, "/logout").status_code == 303
         assert browser.get("/", follow_redirects=False).status_code == 303
     assert {a.name for a in runtime.list_agents(tenant="globex")} == {"globex secret"}
-    del globex
+    with TestClient(app, client=("10.1.2.3", 1)) as other:
+        csrf = token(other, "/login")
+        other.post("/login", data={"key": globex, "csrf": csrf})
+        assert "globex secret" in other.get("/").text and "acme agent" not in other.get("/").text
 
 
 def test_login_goes_back_only_to_this_server(app: Starlette, runtime: Runtime) -> None:
     key = keys.create(runtime.engine, "acme")
     with TestClient(app, client=("10.1.2.3", 1)) as browser:
         csrf = token(browser, "/login")
-        for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        for target in (
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",  # a browser drops the tab: //evil.example
+            "/ /evil.example",
+        ):
             signed = browser.post(
                 "/login", data={"key": key, "csrf": csrf, "next": target}, follow_redirects=False
             )
@@ -180,6 +223,27 @@ def test_login_goes_back_only_to_this_server(app: Starlette, runtime: Runtime) -
 
 def test_without_keys_a_page_on_another_host_is_refused(client: TestClient) -> None:
     assert client.get("/", headers={"Host": "evil.example"}).status_code == 403
+    assert client.get("/", headers={"Host": "127.0.0.1.evil.example"}).status_code == 403
+    csrf = token(client)
+    # Another port of this machine (its own page, planting the CSRF cookie) is not this server.
+    other_port = {"Origin": "http://127.0.0.1:3000"}
+    sent = client.post("/agents", data={"name": "x", "csrf": csrf}, headers=other_port)
+    assert sent.status_code == 403
+
+
+def test_without_keys_a_remote_browser_is_told_why_not_sent_round(app: Starlette) -> None:
+    with TestClient(app, client=("10.1.2.3", 1)) as remote:
+        page = remote.get("/", follow_redirects=False)
+        assert page.status_code == 401 and "loopback" in refusals(page.text)[0]
+
+
+def test_agents_are_found_by_part_of_their_name(client: TestClient, runtime: Runtime) -> None:
+    for name in ("Ada Lovelace", "ada_2", "Grace"):
+        runtime.create_agent(AgentSpec(name=name))
+    listed = re.compile(r'href="/agents/[^"]+">([^<]+)</a>')
+    assert listed.findall(client.get("/?q=ADA").text) == ["Ada Lovelace", "ada_2"]
+    assert listed.findall(client.get("/?q=_").text) == ["ada_2"]  # _ and % are no wildcards
+    assert listed.findall(client.get("/?q=%25").text) == []
 
 
 def _patch_limit(limit: int) -> Any:

@@ -7,6 +7,7 @@ pages at 1280 and 390 pixels wide into DIR (docs/console/ holds the ones in the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -53,16 +54,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         live.stop()
 
 
-@pytest.fixture
-def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+@contextlib.contextmanager
+def browsing(browser: Any) -> Iterator[Any]:
+    """A page in a fresh browser context (no cookies); no script may fail on any page."""
     context = browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(20_000)
     opened = context.new_page()
     problems: list[str] = []
     opened.on("pageerror", lambda error: problems.append(str(error)))
-    yield opened
-    context.close()
-    assert problems == [], problems  # no script failed on any page
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert problems == [], problems
+
+
+@pytest.fixture
+def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    with browsing(browser) as opened:
+        yield opened
 
 
 def shoot(page: Any, name: str) -> None:
@@ -140,34 +150,40 @@ def test_a_job_progresses_to_completion_live(browser: Any, tmp_path: Path) -> No
     open all along, follows the job to the end without a reload."""
     live = LiveServer(tmp_path, RECALLD_WORKERS="0").start()
     worker = None
-    context = browser.new_context(viewport=DESKTOP)
     try:
-        page = context.new_page()
-        create(page, live, "worker")
-        page.fill("#goal", "Summarise what you know about boats")
-        page.click("#jobs button")
-        page.wait_for_url(re.compile(r"/jobs/job-"))
-        sync_api.expect(page.locator("#job-status")).to_have_text("queued")
-        page.evaluate("window.sameDocument = true")
-        worker = subprocess.Popen(
-            [str(BIN / "recalld"), "worker"],
-            env=live.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        sync_api.expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
-        assert page.evaluate("window.sameDocument") is True  # updated in place, not reloaded
-        events = page.locator("#events li")
-        sync_api.expect(events.filter(has_text="report_progress")).to_have_count(1)
-        sync_api.expect(page.locator("#job-result")).to_contain_text("goal is filed")
-        sync_api.expect(page.locator("#cancel-form")).to_have_count(0)
-        shoot(page, "job")
+        with browsing(browser) as page:
+            _follow_a_job(page, live)
+            worker = subprocess.Popen(
+                [str(BIN / "recalld"), "worker"],
+                env=live.env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            _see_it_finish(page)
     finally:
-        context.close()
         if worker is not None:
             worker.terminate()
             worker.wait(timeout=20)
         live.stop()
+
+
+def _follow_a_job(page: Any, live: LiveServer) -> None:
+    create(page, live, "worker")
+    page.fill("#goal", "Summarise what you know about boats")
+    page.click("#jobs button")
+    page.wait_for_url(re.compile(r"/jobs/job-"))
+    sync_api.expect(page.locator("#job-status")).to_have_text("queued")
+    page.evaluate("window.sameDocument = true")
+
+
+def _see_it_finish(page: Any) -> None:
+    sync_api.expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    assert page.evaluate("window.sameDocument") is True  # updated in place, not reloaded
+    events = page.locator("#events li")
+    sync_api.expect(events.filter(has_text="report_progress")).to_have_count(1)
+    sync_api.expect(page.locator("#job-result")).to_contain_text("goal is filed")
+    sync_api.expect(page.locator("#cancel-form")).to_have_count(0)
+    shoot(page, "job")
 
 
 def test_agents_are_searched_and_deleted_after_confirmation(page: Any, server: LiveServer) -> None:
@@ -197,23 +213,25 @@ def test_with_keys_a_user_logs_in_and_sees_only_their_tenant(browser: Any, tmp_p
         for key, name in ((acme, "acme helper"), (globex, "globex secret")):
             headers = {"Authorization": f"Bearer {key}"}
             api(live, "POST", "/v1/agents", json={"name": name}, headers=headers)
-        context = browser.new_context()
-        page = context.new_page()
-        page.goto(live.url + "/")
-        page.wait_for_url(re.compile(r"/login"))
-        shoot(page, "login")
-        page.fill("#key", "not-a-key")
-        page.click("form[action='/login'] button")
-        sync_api.expect(page.locator(".refused")).to_contain_text("not valid")
-        page.fill("#key", acme)
-        page.click("form[action='/login'] button")
-        page.wait_for_url(live.url + "/")
-        names = page.locator("#agent-list a").all_inner_texts()
-        assert names == ["acme helper"]
-        # The key stays out of reach of scripts: the cookie is HTTP-only.
-        assert page.evaluate("document.cookie") == ""
-        page.click("text=Log out")
-        page.wait_for_url(re.compile(r"/login"))
-        context.close()
+        with browsing(browser) as page:
+            _log_in(page, live, acme)
     finally:
         live.stop()
+
+
+def _log_in(page: Any, live: LiveServer, acme: str) -> None:
+    page.goto(live.url + "/")
+    page.wait_for_url(re.compile(r"/login"))
+    shoot(page, "login")
+    page.fill("#key", "not-a-key")
+    page.click("form[action='/login'] button")
+    sync_api.expect(page.locator(".refused")).to_contain_text("not valid")
+    page.fill("#key", acme)
+    page.click("form[action='/login'] button")
+    page.wait_for_url(live.url + "/")
+    names = page.locator("#agent-list a").all_inner_texts()
+    assert names == ["acme helper"]
+    # The key stays out of reach of scripts: the cookie is HTTP-only.
+    assert page.evaluate("document.cookie") == ""
+    page.click("text=Log out")
+    page.wait_for_url(re.compile(r"/login"))
