@@ -252,6 +252,7 @@ class Importer:
         session: Session, agent: Agent, items: list[doc.FactDoc], vectors: list[bytes | None]
     ) -> list[Fact]:
         rows = []
+        agent.has_facts = agent.has_facts or bool(items)
         for f, vector in zip(items, vectors, strict=True):
             row = Fact(
                 tenant_id=agent.tenant_id,

@@ -518,9 +518,12 @@ def _get(session: Session, tenant: str, fact_id: int) -> Fact:
 
 
 def _check_agent(session: Session, tenant: str, agent_id: str) -> None:
+    """The agent exists in this tenant; it has facts from now on (its turns look for them)."""
     agent = session.get(Agent, agent_id)
     if agent is None or agent.tenant_id != tenant:
         raise NotFound(f"agent {agent_id!r} not found")
+    if not agent.has_facts:
+        agent.has_facts = True
 
 
 def _lock_slot(session: Session, row: Fact) -> None:

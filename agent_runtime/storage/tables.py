@@ -75,6 +75,8 @@ class Agent(SQLModel, table=True):
     memory: str = Field(default="auto", sa_column_kwargs={"server_default": "tools"})
     memory_model: str | None = None  # extraction's model; None: the agent's own
     memory_error: str | None = Field(default=None, sa_column=Column(Text))  # last parked batch
+    # Set by the first fact written in its scope: until then a turn looks for none (no query).
+    has_facts: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # Lifetimes (days) of this agent's episodic memory by kind ("event", "plan", "paged"), over
     # the server's; a kind given as null never expires.
     memory_ttl: dict[str, float | None] = Field(

@@ -119,7 +119,7 @@ class TurnRunner:
             assert agent is not None
             max_steps = options.max_steps or agent.max_steps
         facts: Future[FactsSection | None] | None = None
-        if agent.memory == MemoryMode.AUTO and inputs:
+        if agent.memory == MemoryMode.AUTO and agent.has_facts and inputs:
             # The facts search needs only the text: it runs while the inputs are committed.
             newest = next((c for r, c in reversed(inputs) if r == "user"), "")
             facts = self.s.searcher.pool.submit(

@@ -386,3 +386,61 @@ def test_a_small_scope_is_shown_whole_without_a_query_embedding(runtime: Runtime
     )
     assert embedded == ["any peanuts in this?"]
     assert tight is not None and tight.count < 3 and "peanuts" in tight.text
+
+
+def test_an_agent_with_no_facts_asks_nothing_about_them_before_its_turn(
+    runtime: Runtime, fake_llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_runtime.facts import context as facts_context
+
+    built: list[str] = []
+    real = facts_context.build
+
+    def spy(*args: object, **kwargs: object) -> object:
+        built.append(str(args[3]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(facts_context, "build", spy)
+    agent = runtime.create_agent(AgentSpec(name="a")).id
+    other = runtime.create_agent(AgentSpec(name="b")).id
+    fake_llm.reply("ok").reply("ok")
+    runtime.send(agent, ["Hello there"])
+    assert built == [] and not runtime.get_agent(agent).has_facts
+    # A fact in another agent's scope changes nothing for this one.
+    runtime.facts.write("default", [FactInput(text="Bo likes tea")], Scope(agent_id=other))
+    runtime.send(agent, ["Hello again"])
+    assert built == [] and runtime.get_agent(other).has_facts
+    runtime.facts.write("default", [FactInput(text="Ada likes tea")], Scope(agent_id=agent))
+    assert runtime.get_agent(agent).has_facts
+    fake_llm.reply("Tea.")
+    runtime.send(agent, ["What do I like to drink?"])
+    assert built == ["What do I like to drink?"]
+    assert "Ada likes tea" in str(fake_llm.requests[-1].messages)
+
+
+def test_upgrading_marks_the_agents_that_have_facts(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from agent_runtime.storage.database import MIGRATIONS, make_engine, upgrade
+
+    settings = Settings(home=tmp_path)
+    rt = Runtime(settings, llm=ScriptedLLM(), embedder_factory=lambda _n: FakeEmbedder())
+    try:
+        with_facts = rt.create_agent(AgentSpec(name="knows")).id
+        without = rt.create_agent(AgentSpec(name="blank")).id
+        rt.facts.write("default", [FactInput(text="Ada likes tea")], Scope(agent_id=with_facts))
+    finally:
+        rt.close()
+    engine = make_engine(settings.sqlalchemy_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:  # back to before the column, facts and all still there
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0016")
+    upgrade(engine)
+    with engine.begin() as conn:
+        marked = dict(conn.execute(text("SELECT id, has_facts FROM agent")).all())
+    engine.dispose()
+    assert marked == {with_facts: True, without: False}
