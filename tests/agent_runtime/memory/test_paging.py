@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import ContextOverflow, ContextTooSmall
 from agent_runtime.core.settings import Settings
@@ -43,7 +43,9 @@ def test_old_turns_are_summarised_and_paged_to_archival(runtime: Runtime) -> Non
         summaries = list(session.exec(select(Summary).where(Summary.agent_id == agent_id)))
         evicted = list(
             session.exec(
-                select(Message).where(Message.agent_id == agent_id, Message.in_context == False)  # noqa: E712
+                select(Message)
+                .where(Message.agent_id == agent_id, Message.in_context == False)  # noqa: E712
+                .order_by(col(Message.id))  # PostgreSQL returns rows in no set order
             )
         )
         paged = list(session.exec(select(Passage).where(Passage.origin == "paged")))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import InvalidInput, NotFound, ProviderError, ProviderTimeout
 from agent_runtime.core.specs import AgentSpec, BlockSpec
@@ -178,7 +178,8 @@ def test_every_message_is_kept_in_order_with_tool_call_ids(
     runtime.send(agent_id, ["first"])
     runtime.send(agent_id, ["second"])
     with Session(runtime.engine) as session:
-        rows = list(session.exec(select(Message).where(Message.agent_id == agent_id)))
+        query = select(Message).where(Message.agent_id == agent_id).order_by(col(Message.id))
+        rows = list(session.exec(query))
     assert [r.role for r in rows] == ["user", "assistant", "user", "assistant", "tool", "assistant"]
     assert rows[4].tool_call_id == rows[3].tool_calls[0]["id"]  # type: ignore[index]
     assert all(r.tokens > 0 for r in rows)
