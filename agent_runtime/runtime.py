@@ -208,6 +208,14 @@ class Runtime:
         """The tenant an API key belongs to (None if it is no key), mostly from memory."""
         return self.keys.tenant(key)
 
+    def warm_up(self) -> None:
+        """Load now what the first turn would otherwise load while its user waits: litellm and
+        its token counter for the default model, and the local embedding model when it is the
+        default (a remote embedder is not called: that would be a request to a provider)."""
+        self.services.counter.text(self.settings.default_model, "warm up")
+        if self.settings.default_embedding == "local":
+            self.services.embedders.get("local").embed(["warm up"])
+
     def sweep(self) -> int:
         """Index whatever a crash left waiting for its vectors (run once at start)."""
         return self.services.indexer.sweep() + self.facts.vectors.index_pending()

@@ -6,6 +6,7 @@ second to load, which every other command would pay at startup."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import TYPE_CHECKING
@@ -16,6 +17,8 @@ from rich.console import Console
 from agent_runtime.core.errors import ConfigurationError
 from cli.options import Options
 from cli.output import err, friendly
+
+log = logging.getLogger("recalld.serve")
 
 if TYPE_CHECKING:
     from agent_runtime.runtime import Runtime
@@ -59,10 +62,12 @@ def run_server(host: str, port: int, console: Console) -> None:
     else:
         console.print("no API key configured: serving loopback clients only")
     where = settings.database_url and "database from RECALLD_DATABASE_URL" or settings.home
+    # Before listening: the server answers (health included) only once a first turn would not
+    # wait for the models to load, so a load balancer sends no request to a cold replica.
+    _warm(runtime)
     console.print(
         f"recalld on http://{host}:{port} (data: {where}, default model: {settings.default_model})"
     )
-    threading.Thread(target=_warm, args=(runtime,), daemon=True).start()
     try:
         uvicorn.run(
             create_app(settings, runtime=runtime), host=host, port=port, log_level="warning"
@@ -72,12 +77,10 @@ def run_server(host: str, port: int, console: Console) -> None:
 
 
 def _warm(runtime: Runtime) -> None:
-    """Load what the first message would otherwise wait for: the tokenizer and the embedder."""
     try:
-        runtime.services.counter.text(runtime.settings.default_model, "warm up")
-        runtime.services.embedders.get(runtime.settings.default_embedding).embed(["warm up"])
+        runtime.warm_up()
     except Exception:  # a failure here shows up again, with its real message, on first use
-        pass
+        log.warning("warming up failed; the first turn will load the models", exc_info=True)
 
 
 def run_workers(concurrency: int, console: Console) -> None:

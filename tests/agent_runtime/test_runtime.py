@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -38,3 +39,35 @@ def test_api_keys_are_looked_up_from_memory_after_the_first_time(runtime: Runtim
             session.delete(row)
     assert runtime.tenant_for_key(key) == "acme"  # ...still known, for a bounded while
     assert keys.KeyLookup(runtime.engine, seconds=0).tenant(key) is None  # after its time
+
+
+def test_warming_up_loads_the_local_embedder_and_calls_no_remote_one(tmp_path: Path) -> None:
+    from agent_runtime.embedding.fake import FakeEmbedder
+
+    embedded: list[tuple[str, list[str]]] = []
+
+    class Counting(FakeEmbedder):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.made_as = name
+
+        def embed(self, texts: list[str]) -> Any:
+            embedded.append((self.made_as, texts))
+            return super().embed(texts)
+
+    local = Runtime(Settings(home=tmp_path / "a"), embedder_factory=Counting, index=MemoryIndex())
+    try:
+        local.warm_up()
+    finally:
+        local.close()
+    assert embedded == [("local", ["warm up"])]
+    embedded.clear()
+    remote_settings = Settings(
+        home=tmp_path / "b", default_embedding="openai/text-embedding-3-small"
+    )
+    remote = Runtime(remote_settings, embedder_factory=Counting, index=MemoryIndex())
+    try:
+        remote.warm_up()
+    finally:
+        remote.close()
+    assert embedded == []  # a provider's embedder is never asked at start-up
