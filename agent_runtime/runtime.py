@@ -187,6 +187,7 @@ class Runtime:
         self.processes.stop()
         self.services.indexer.stop()
         self.services.searcher.close()
+        self.facts.close()
         self.keys.close()  # its pending "last used" writes land first
         self.custom_tools.close()
         self.services.engine.dispose()

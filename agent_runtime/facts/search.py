@@ -9,6 +9,7 @@ Which facts a search may see is `Validity`: those true now (the default), those 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,13 +24,13 @@ from agent_runtime.core.words import query_terms
 from agent_runtime.embedding import Embedder
 from agent_runtime.retrieval import keyword, term_stats, time_hints
 from agent_runtime.retrieval.search import Fusion, best_first, fuse_scores
-from agent_runtime.retrieval.vector_index import Space, VectorFilter, VectorIndex
+from agent_runtime.retrieval.vector_index import Space, VectorFilter, VectorHit, VectorIndex
 from agent_runtime.storage.tables import Fact
 
 CORPUS = "fact"
 PREFIX = "f"
 # Dense hits are filtered in SQL after the index (it holds no validity): ask for this many more.
-OVERFETCH = 4
+OVERFETCH = 2
 PENDING_SCORED = 256  # facts not yet in the index, scored in memory from their stored vectors
 SMALL = 200  # a search over at most this many facts scores them all in memory
 
@@ -93,6 +94,10 @@ class FactSearch:
         self.index = index
         self.fusion = fusion or Fusion()
         self.counts = term_stats.Counts()
+        self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recalld-fact-search")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
 
     def search(
         self,
@@ -110,39 +115,73 @@ class FactSearch:
         """The best `limit` facts for `query` among those meeting `conditions` (tenant, scope,
         validity and filters, all in SQL); `vector_fields` are the ones the index applies."""
         want = max(self.fusion.candidates, limit * 2)
-        vector = embedder.embed([query])[0]
-        keyword_ids = self.keyword(session, query, conditions, want)
-        few = self._few(session, vector, conditions)
-        if few is not None:  # a small scope: every candidate scored here, no index query
-            dense_ids = few[:want]
-        else:
+        small = self._small(session, conditions)
+        space = Space.of(embedder, tenant, CORPUS)
+        only = VectorFilter(fields=tuple(sorted(vector_fields.items())))
+
+        def by_meaning() -> tuple[np.ndarray, list[VectorHit] | RecalldError | None]:
+            """The query's vector, and (a large scope) the index's nearest to it."""
+            vector = embedder.embed([query])[0]
+            if small is not None:
+                return vector, None
             try:
-                dense_ids = self._dense(
-                    session, embedder, tenant, vector, conditions, vector_fields, want
-                )
-            except RecalldError:  # a broken index must not break search: keywords still find
-                dense_ids = [i for i, _s in self._pending(session, vector, conditions)]
+                return vector, self.index.query(space, vector, want * OVERFETCH, only)
+            except RecalldError as exc:
+                return vector, exc
+
+        # The query's embedding and the index's query run beside the keyword query: ONNX
+        # Runtime, Chroma and SQLite all leave the GIL, so on two cores a search pays the
+        # slower of the two sides, not their sum.
+        meaning = self.pool.submit(by_meaning)
+        keyword_ids = self.keyword(session, query, conditions, want)
+        vector, nearest = meaning.result()
+        if small is not None:  # a small scope: every candidate scored here, no index query
+            dense_ids = self._scored(session, vector, small)[:want]
+        elif isinstance(nearest, RecalldError):  # a broken index must not break search
+            dense_ids = [i for i, _s in self._pending(session, vector, conditions)]
+        else:
+            dense_ids = self._dense(session, vector, nearest or [], conditions, want)
         scores = fuse_scores(
             [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
             self.fusion.k,
         )
         named = time_hints.window(query, now)
-        rows = {r.id: r for r in session.exec(select(Fact).where(col(Fact.id).in_(list(scores))))}
-        if named is not None and self.fusion.time_weight:
-            inside = [i for i in best_first(scores) if i in rows and named.holds(rows[i].valid_at)]
+        if named is not None and self.fusion.time_weight and scores:
+            times = session.exec(
+                select(Fact.id, Fact.valid_at).where(col(Fact.id).in_(list(scores)))
+            )
+            held = {i for i, at in times if named.holds(at)}
+            inside = [i for i in best_first(scores) if i in held]
             extra = fuse_scores([(inside, self.fusion.time_weight)], self.fusion.k)
             scores = {i: s + extra.get(i, 0.0) for i, s in scores.items()}
-        hits = []
-        for id_ in best_first(scores):
-            row = rows.get(id_)
-            if row is None:
-                continue
-            similarity = _cosine(vector, row.vector)
-            if threshold is not None and similarity < threshold:
-                continue
-            hits.append(FactHit(row, scores[id_], similarity))
-            if len(hits) == limit:
-                break
+        return self._best(session, vector, scores, limit, threshold)
+
+    @staticmethod
+    def _best(
+        session: Session,
+        vector: np.ndarray,
+        scores: dict[int, float],
+        limit: int,
+        threshold: float | None,
+    ) -> list[FactHit]:
+        """The leading `limit` of the fused ids, as hits; only their rows are read, a few
+        more at a time when the threshold turns some away."""
+        ordered = best_first(scores)
+        hits: list[FactHit] = []
+        step = limit if threshold is None else limit * 2
+        for start in range(0, len(ordered), step):
+            chunk = ordered[start : start + step]
+            rows = {r.id: r for r in session.exec(select(Fact).where(col(Fact.id).in_(chunk)))}
+            for id_ in chunk:
+                row = rows.get(id_)
+                if row is None:  # deleted since it was ranked
+                    continue
+                similarity = _cosine(vector, row.vector)
+                if threshold is not None and similarity < threshold:
+                    continue
+                hits.append(FactHit(row, scores[id_], similarity))
+                if len(hits) == limit:
+                    return hits
         return hits
 
     def keyword(
@@ -178,18 +217,13 @@ class FactSearch:
     def _dense(
         self,
         session: Session,
-        embedder: Embedder,
-        tenant: str,
         vector: np.ndarray,
+        hits: list[VectorHit],
         conditions: Sequence[ColumnElement[bool]],
-        fields: dict[str, tuple[str, ...]],
         limit: int,
     ) -> list[int]:
         """Fact ids by meaning: the index's hits that meet the conditions, and the facts not yet
         in the index scored here."""
-        only = VectorFilter(fields=tuple(sorted(fields.items())))
-        space = Space.of(embedder, tenant, CORPUS)
-        hits = self.index.query(space, vector, limit * OVERFETCH, only)
         ranked = list(dict.fromkeys(_row_of(h.id) for h in hits))
         found = session.exec(select(Fact.id).where(col(Fact.id).in_(ranked), *conditions))
         kept = {int(i) for i in found if i is not None}
@@ -200,15 +234,21 @@ class FactSearch:
         ordered = sorted(kept, key=lambda i: (distance.get(i, 2.0), i))
         return ordered[:limit]
 
-    def _few(
-        self, session: Session, vector: np.ndarray, conditions: Sequence[ColumnElement[bool]]
-    ) -> list[int] | None:
-        """When at most `SMALL` facts meet the conditions (an agent's facts about its user,
-        typically), all of them by meaning from their stored vectors: cheaper than the index's
-        round trip, and exact. None for a larger set."""
-        rows = session.exec(select(Fact.id, Fact.vector).where(*conditions).limit(SMALL + 1)).all()
-        if len(rows) > SMALL:
-            return None
+    @staticmethod
+    def _small(session: Session, conditions: Sequence[ColumnElement[bool]]) -> list[int] | None:
+        """The ids meeting the conditions when there are at most `SMALL` of them (an agent's
+        facts about its user, typically): they are scored from their stored vectors, cheaper
+        than the index's round trip, and exact. None for a larger set. Ids only: a large
+        scope learns it is large without reading 201 vectors."""
+        ids = session.exec(select(Fact.id).where(*conditions).limit(SMALL + 1)).all()
+        return None if len(ids) > SMALL else [int(i) for i in ids if i is not None]
+
+    @staticmethod
+    def _scored(session: Session, vector: np.ndarray, ids: list[int]) -> list[int]:
+        """`ids` by meaning, best first, from their stored vectors."""
+        if not ids:
+            return []
+        rows = session.exec(select(Fact.id, Fact.vector).where(col(Fact.id).in_(ids))).all()
         scored = [(int(i), _cosine(vector, v)) for i, v in rows if i is not None and v]
         return [i for i, _s in sorted(scored, key=lambda p: (-p[1], p[0]))]
 

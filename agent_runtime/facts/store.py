@@ -83,6 +83,9 @@ class FactMemory:
         self.vectors = FactVectors(engine, index, embedder)
         self.clock = clock
 
+    def close(self) -> None:
+        self.searcher.close()
+
     # -- writing ----------------------------------------------------------------------------
 
     def write(

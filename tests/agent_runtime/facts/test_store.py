@@ -11,11 +11,13 @@ import pytest
 
 from agent_runtime.core.errors import InvalidInput, NotFound
 from agent_runtime.core.specs import FactInput, Scope
+from agent_runtime.facts import vectors as vectors_
 from agent_runtime.facts.store import FactMemory, FactPatch
 from agent_runtime.retrieval.vector_index import MemoryIndex
 from agent_runtime.runtime import Runtime
 
 ADA = Scope(user_id="ada")
+BOB = Scope(user_id="bob")
 
 
 def year(y: int, month: int = 1) -> datetime:
@@ -151,6 +153,29 @@ def test_search_ranks_by_meaning_and_keywords_and_honours_a_threshold(runtime: R
     assert hits[0].similarity > hits[-1].similarity
     strict = facts.search("default", "peanuts allergic", ADA, threshold=0.99)
     assert strict == []
+
+
+class TwoWays:
+    """Questions and "near" statements point one way, every other text the other."""
+
+    name = "two-ways"
+    dimension = 2
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.array(
+            [[0.0, 1.0] if t.startswith("which") or "near" in t else [1.0, 0.0] for t in texts],
+            dtype=np.float32,
+        )
+
+
+def test_a_threshold_reaches_past_the_leading_hits_it_turns_away(runtime: Runtime) -> None:
+    facts = FactMemory(runtime.engine, MemoryIndex(), TwoWays, lambda _s, _c: {})
+    far = [FactInput(text=f"Ada keeps far thing number {n}") for n in range(5)]
+    facts.write("default", [*far, FactInput(text="Ada keeps a thing near")], ADA)
+    ranked = facts.search("default", "which far thing Ada keeps", ADA, limit=6)
+    assert [h.fact.text for h in ranked].index("Ada keeps a thing near") >= 2
+    [hit] = facts.search("default", "which far thing Ada keeps", ADA, limit=1, threshold=0.5)
+    assert hit.fact.text == "Ada keeps a thing near" and hit.similarity == pytest.approx(1.0)
 
 
 def test_delete_retires_and_purge_erases(runtime: Runtime, vector_index: MemoryIndex) -> None:
@@ -323,6 +348,32 @@ def test_near_duplicates_merge_only_with_the_same_names_and_numbers(runtime: Run
         "default", [FactInput(text="Mia has 2 kids"), FactInput(text="Mia has 3 kids")], ADA
     )
     assert len(kids.added) == 2
+
+
+class QueryFails(MemoryIndex):
+    """An index that takes vectors but cannot be asked."""
+
+    def query(self, *args: object, **kwargs: object) -> list:  # type: ignore[override]
+        raise RuntimeError("index down")
+
+
+def test_near_duplicates_are_found_from_sql_with_the_index_down(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts = FactMemory(runtime.engine, QueryFails(), SameVector, lambda _s, _c: {})
+    said = facts.write("default", [FactInput(text="Ada's favourite food is ramen")], ADA)
+    again = facts.write("default", [FactInput(text="Her favourite food: ramen, says Ada's")], ADA)
+    assert [f.id for f in again.merged] == [said.added[0].id]
+    other = facts.write("default", [FactInput(text="Ada's favourite food is ramen")], BOB)
+    assert other.added  # another scope's statement is not a duplicate
+    monkeypatch.setattr(vectors_, "SCANNED", 1)  # a subject this big asks the index instead
+    index = MemoryIndex()
+    big = FactMemory(runtime.engine, index, SameVector, lambda _s, _c: {})
+    big.write("default", [FactInput(text="Ada owns book B"), FactInput(text="Ada owns book C")])
+    asked = []
+    monkeypatch.setattr(index, "query", lambda *a, **k: asked.append(a) or [])
+    big.write("default", [FactInput(text="Ada owns book B, says Ada")])
+    assert asked
 
 
 def test_in_a_slot_only_the_values_words_make_two_facts_one(runtime: Runtime) -> None:
