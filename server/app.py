@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -74,6 +75,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Turns run on this thread pool and hold a thread while their model answers.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         rt = runtime if runtime is not None else await asyncio.to_thread(Runtime, settings)
         app.state.runtime = rt
         app.state.auth = Auth(rt)

@@ -45,6 +45,9 @@ class Settings:
     provider_attempts: int = 4
     provider_retry_seconds: float = 60.0
     workers: int = 1
+    # Requests served at once: each turn holds a thread while its model answers, so this many
+    # conversations can wait on their models together (Starlette's default is 40).
+    request_threads: int = 256
     # A job's claim on its worker; renewed every step. A dead worker's jobs move on after it.
     job_lease_seconds: float = 60.0
     worker_poll_seconds: float = 0.5
@@ -119,6 +122,8 @@ class Settings:
             )
         if self.tool_timeout_seconds <= 0:
             raise ConfigurationError("RECALLD_TOOL_TIMEOUT_SECONDS must be above 0")
+        if not 1 <= self.request_threads <= 4096:
+            raise ConfigurationError("RECALLD_REQUEST_THREADS must be 1 to 4096")
         if self.max_messages_per_send < 1:
             raise ConfigurationError("RECALLD_MAX_MESSAGES_PER_SEND must be at least 1")
 
@@ -164,6 +169,7 @@ _FIELDS: dict[str, type] = {
     "provider_attempts": int,
     "provider_retry_seconds": float,
     "workers": int,
+    "request_threads": int,
     "job_lease_seconds": float,
     "worker_poll_seconds": float,
     "max_body_bytes": int,

@@ -1,0 +1,177 @@
+"""Many conversations at once against one `recalld serve` (issue 17's concurrency figures).
+
+A real `recalld serve` process on loopback; N agents, one turn each, all sent at once; the agents'
+model is an OpenAI-compatible stub in its own process that answers each request after
+`--delay` seconds (asyncio, so it serves any number at once). Reported per size: wall time of
+the burst, latency p50/p95/max, status counts, turns/s, and the server's CPU per turn during the
+burst (from /proc, the background indexer included) and after it settled.
+
+    .venv/bin/python bench/load.py --turns 100 500 --json bench/out/load.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))
+from live_server import LiveServer, free_port  # noqa: E402 (tests/support, put on the path above)
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def stub_main(port: int, delay: float) -> None:
+    """The stub model: every chat completion answered after `delay` s."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def complete(request: Request) -> JSONResponse:
+        await request.body()
+        await asyncio.sleep(delay)
+        message = {"role": "assistant", "content": "Noted, thank you."}
+        return JSONResponse(
+            {
+                "id": "chatcmpl-load",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": "stub-model",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15},
+            }
+        )
+
+    app = Starlette(routes=[Route("/v1/chat/completions", complete, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def burst(url: str, agents: list[str], text: str) -> tuple[float, list[float], Counter]:
+    limits = httpx.Limits(max_connections=len(agents), max_keepalive_connections=len(agents))
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+
+        async def one(agent_id: str) -> tuple[float, int]:
+            t = time.perf_counter()
+            reply = await client.post(
+                f"/v1/agents/{agent_id}/messages",
+                json={"messages": [{"role": "user", "content": text}]},
+            )
+            return time.perf_counter() - t, reply.status_code
+
+        t = time.perf_counter()
+        results = await asyncio.gather(*(one(a) for a in agents))
+        wall = time.perf_counter() - t
+    return wall, [s for s, _c in results], Counter(c for _s, c in results)
+
+
+def run(turns: list[int], delay: float, embedding: str, env: dict[str, str]) -> dict:
+    port = free_port()
+    stub = subprocess.Popen([sys.executable, __file__, "--stub", str(port), str(delay)])
+    out: dict = {"delay_s": delay, "embedding": embedding, "env": env, "sizes": []}
+    with tempfile.TemporaryDirectory() as home:
+        server = LiveServer(Path(home), OPENAI_API_KEY="sk-load", **env).start()
+        assert server.process is not None
+        try:
+            with httpx.Client(base_url=server.url, timeout=60) as client:
+                deadline = time.monotonic() + 30
+                while True:  # the stub is up
+                    try:
+                        httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={})
+                        break
+                    except httpx.TransportError:
+                        assert time.monotonic() < deadline, "the stub did not start"
+                        time.sleep(0.1)
+                for size in turns:
+                    agents = [
+                        client.post(
+                            "/v1/agents",
+                            json={
+                                "name": f"load-{size}-{n}",
+                                "model": "openai/stub-model",
+                                "model_base_url": f"http://127.0.0.1:{port}/v1",
+                                "embedding": embedding,
+                                "memory": "tools",
+                            },
+                        ).json()["id"]
+                        for n in range(size)
+                    ]
+                    # One warm turn elsewhere: litellm's first call, the embedder, SQLite caches.
+                    asyncio.run(burst(server.url, agents[:1], "warm up, please"))
+                    before = cpu_seconds(server.process.pid)
+                    wall, latencies, codes = asyncio.run(
+                        burst(server.url, agents[1:], "I moved to Porto last week.")
+                    )
+                    during = cpu_seconds(server.process.pid) - before
+                    time.sleep(3.0)  # the indexer catches up with the burst's messages
+                    settled = cpu_seconds(server.process.pid) - before
+                    n = len(agents) - 1
+                    row = {
+                        "turns": n,
+                        "wall_s": round(wall, 2),
+                        "turns_per_s": round(n / wall, 1),
+                        "latency_p50_s": round(pct(latencies, 50), 2),
+                        "latency_p95_s": round(pct(latencies, 95), 2),
+                        "latency_max_s": round(max(latencies), 2),
+                        "statuses": dict(codes),
+                        "server_cpu_ms_per_turn_during": round(during / n * 1000, 1),
+                        "server_cpu_ms_per_turn_settled": round(settled / n * 1000, 1),
+                    }
+                    out["sizes"].append(row)
+                    print(json.dumps(row), flush=True)
+        finally:
+            server.stop()
+            stub.terminate()
+            stub.wait(10)
+    return out
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--stub":
+        stub_main(int(sys.argv[2]), float(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--turns", type=int, nargs="*", default=[100, 500])
+    parser.add_argument("--delay", type=float, default=1.0, help="the model's answer time, s")
+    parser.add_argument("--embedding", default="local", help="the agents' embedder")
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the server, repeatable"
+    )
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    env = dict(item.split("=", 1) for item in args.env)
+    model = subprocess.getoutput("lscpu | sed -n 's/^Model name: *//p'").strip()
+    result = {
+        "machine": f"{model}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        **run(args.turns, args.delay, args.embedding, env),
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
