@@ -17,6 +17,7 @@ from agent_runtime.core.errors import ConfigurationError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE = "recalld_write"
+MIGRATION_LOCK = 0x7265_6361_6C6C  # any constant key: "recall"
 
 
 def make_engine(url: str) -> Engine:
@@ -56,6 +57,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Replicas starting together on a new database would each create the tables
+                # (and all but one fail): one migrates while the others wait, then find it done.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
     except OperationalError as exc:
