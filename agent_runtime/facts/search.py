@@ -176,7 +176,7 @@ class FactSearch:
                 row = rows.get(id_)
                 if row is None:  # deleted since it was ranked
                     continue
-                similarity = _cosine(vector, row.vector)
+                similarity = cosine(vector, row.vector)
                 if threshold is not None and similarity < threshold:
                     continue
                 hits.append(FactHit(row, scores[id_], similarity))
@@ -249,7 +249,7 @@ class FactSearch:
         if not ids:
             return []
         rows = session.exec(select(Fact.id, Fact.vector).where(col(Fact.id).in_(ids))).all()
-        scored = [(int(i), _cosine(vector, v)) for i, v in rows if i is not None and v]
+        scored = [(int(i), cosine(vector, v)) for i, v in rows if i is not None and v]
         return [i for i, _s in sorted(scored, key=lambda p: (-p[1], p[0]))]
 
     def _pending(
@@ -265,7 +265,7 @@ class FactSearch:
             .order_by(col(Fact.id).desc())
             .limit(PENDING_SCORED)
         ).all()
-        scored = [(int(i), _cosine(vector, v)) for i, v in rows if i is not None]
+        scored = [(int(i), cosine(vector, v)) for i, v in rows if i is not None]
         return sorted(scored, key=lambda p: -p[1])
 
 
@@ -273,7 +273,7 @@ def _row_of(vector_id: str) -> int:
     return int(vector_id.split(":")[1])
 
 
-def _cosine(query: np.ndarray, stored: bytes | None) -> float:
+def cosine(query: np.ndarray, stored: bytes | None) -> float:
     if not stored:
         return 0.0
     return float(np.frombuffer(stored, dtype=np.float32) @ np.asarray(query, dtype=np.float32))
