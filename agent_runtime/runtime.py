@@ -115,7 +115,7 @@ class Runtime:
                 else ChromaIndex(path=settings.chroma_path)
             )
         embedders = Embedders(embedder_factory or make_embedder)
-        indexer = Indexer(engine, index, embedders.get, settings.default_embedding)
+        indexer = Indexer(engine, index, embedders.get, settings.default_embedding, self.processes)
         searcher = Searcher(index, indexer.catch_up, fusion)
         if background_indexing:
             indexer.start()

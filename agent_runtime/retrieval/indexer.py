@@ -2,8 +2,9 @@
 
 Rows are written with `indexed = False` inside a step's transaction. After the commit the step
 `schedule()`s the agent and returns; a background thread embeds and upserts the rows (idempotent)
-and marks them. A search first catches its agent up (`index_agent`), so an agent always finds
-what it has just written. A crash before marking is repaired by `sweep()` at the next start.
+and marks them, under the agent's claim (claims.py) so that two processes never embed the same
+rows. A search first catches its agent up (`catch_up`), so an agent always finds what it has
+just written. A crash before marking is repaired by `sweep()` at the next start.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from sqlmodel import Session, col, select
 from agent_runtime.core.errors import IndexUnavailable, ProviderBadRequest
 from agent_runtime.embedding import Embedder
 from agent_runtime.retrieval import parts
+from agent_runtime.retrieval.claims import IndexClaims
 from agent_runtime.retrieval.corpus import CORPORA, Corpus, Row
 from agent_runtime.retrieval.corpus import of as corpus_of
 from agent_runtime.retrieval.vector_index import Metadata, Space, VectorIndex
 from agent_runtime.storage.database import transaction
+from agent_runtime.storage.processes import Processes
 from agent_runtime.storage.tables import Agent, utcnow
 
 BATCH = 256
@@ -83,8 +86,10 @@ class Indexer:
         index: VectorIndex,
         embedder_for: Callable[[str], Embedder],
         shared_embedding: str = "local",
+        processes: Processes | None = None,
     ) -> None:
         self.engine = engine
+        self.claims = IndexClaims(engine, processes)
         self.index = index
         self.embedder_for = embedder_for
         self.shared_embedding = shared_embedding  # the default: its failure is everyone's
@@ -203,31 +208,54 @@ class Indexer:
     def index_agent(self, agent_id: str) -> int:
         """Embed and upsert every pending row of one agent; returns how many were indexed.
 
-        A row that fails on its own (the index takes its neighbours) counts a failed attempt
-        and is skipped for the rest of this call; at `MAX_ATTEMPTS` it is parked, visible in
-        `status()` until `retry()`. When the index itself is down, no row is blamed: this
-        raises and the rows wait for the next pass."""
+        Only under the agent's claim (claims.py): when another process holds it, this returns
+        at once and that process takes the rows. A row that fails on its own (the index takes
+        its neighbours) counts a failed attempt and is skipped for the rest of this call; at
+        `MAX_ATTEMPTS` it is parked, visible in `status()` until `retry()`. When the index
+        itself is down, no row is blamed: this raises and the rows wait for the next pass."""
         done = 0
         failed: set[tuple[str, int]] = set()
+        owner: str | None = None
         with self._lock(agent_id):
-            while True:
-                with Session(self.engine) as session:  # a read: it must not queue behind writers
-                    found = self._pending_rows(session, agent_id, skip=failed)
-                if found is None:
-                    return done
-                embedding, rows = found
-                outcome = self._write(agent_id, embedding, rows)
-                with transaction(self.engine) as session:
-                    # The agent's row first: deleting an agent locks it before its rows, so
-                    # marking rows in the other order could deadlock with a delete (PostgreSQL).
-                    gone = _hold(session, agent_id) is None
-                    if not gone:
-                        self._mark(session, outcome)
-                if gone:  # deleted while its rows were embedded: the upsert re-made its collections
-                    self.drop_agent(agent_id, embedding)
-                    return done
-                failed |= {_key(row) for row, _error in outcome.failed}
-                done += outcome.count
+            try:
+                while True:
+                    with Session(self.engine) as session:  # a read: not queued behind writers
+                        found = self._pending_rows(session, agent_id, skip=failed)
+                    if found is None:
+                        if owner is None:
+                            return done
+                        self.claims.release(agent_id, owner)
+                        owner = None
+                        continue  # read once more: rows of a process refused the claim meanwhile
+                    if owner is None:
+                        owner = self.claims.take(agent_id)
+                        if owner is None:  # another process reads them again once it releases
+                            return done
+                        continue  # read under the claim: the last claimant may have done them
+                    embedding, rows = found
+                    outcome = self._write(agent_id, embedding, rows)
+                    last = len(rows) < BATCH  # every pending row was read: release with the marks
+                    with transaction(self.engine) as session:
+                        kept = self.claims.keep(session, agent_id, owner, release=last)
+                        gone = not kept and _hold(session, agent_id) is None
+                        if not gone:
+                            self._mark(session, outcome)
+                    if last or not kept:
+                        owner = None
+                    if gone:  # deleted while its rows were embedded: the upsert re-made them
+                        self.drop_agent(agent_id, embedding)
+                        return done
+                    failed |= {_key(row) for row, _error in outcome.failed}
+                    done += outcome.count
+            finally:
+                if owner is not None:  # failed under the claim: free it for the next try
+                    self._release_quietly(agent_id, owner)
+
+    def _release_quietly(self, agent_id: str, owner: str) -> None:
+        try:
+            self.claims.release(agent_id, owner)
+        except Exception:  # the claim runs out on its own; the first error is the one to see
+            log.exception("releasing the index claim of agent %s failed", agent_id)
 
     def catch_up(self, session: Session, agent_id: str) -> list[Row]:
         """Read-your-writes for a search inside the caller's transaction.

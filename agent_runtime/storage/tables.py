@@ -87,6 +87,11 @@ class Agent(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
     retry_seconds: float | None = None  # its budget for retrying a step; None: the server's
+    # The claim of the process embedding its pending rows (retrieval/claims.py), so that two
+    # replicas never embed the same rows: a token, until when, and the claimant `Process`.
+    index_owner: str | None = None
+    index_until: datetime | None = None
+    index_process: str | None = None
 
 
 class Block(SQLModel, table=True):
