@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from agent_runtime.core.errors import InvalidInput, NotFound
@@ -110,10 +111,16 @@ def adopt(
             f"a chosen API key must be at least {MIN_ADOPTED_CHARS} printable ASCII characters",
             field="key",
         )
-    with transaction(engine) as session:
-        if session.exec(select(ApiKey.id).where(ApiKey.key_hash == _hash(secret))).first():
-            return False
-        _add(session, secret, tenant_id, name, role)
+    try:
+        with transaction(engine) as session:
+            if session.exec(select(ApiKey.id).where(ApiKey.key_hash == _hash(secret))).first():
+                return False
+            _add(session, secret, tenant_id, name, role)
+    except IntegrityError:  # replicas starting together: another one stored it just now
+        with Session(engine) as session:
+            if session.exec(select(ApiKey.id).where(ApiKey.key_hash == _hash(secret))).first():
+                return False
+        raise
     return True
 
 

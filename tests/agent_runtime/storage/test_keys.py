@@ -179,3 +179,26 @@ def test_the_operator_may_adopt_a_chosen_key_once(engine: Engine) -> None:
     assert keys.find(engine, chosen) is None  # a revoked key is not brought back
     with pytest.raises(InvalidInput):
         keys.adopt(engine, "short", "default")
+
+
+def test_replicas_adopting_one_key_at_once_store_it_once(
+    engine: Engine, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two replicas start with the same RECALLD_BOOTSTRAP_ADMIN_KEY: the other one stores it
+    between this one's look and its insert. That is no error at start-up, and one row."""
+    if backend != "postgres":
+        pytest.skip("SQLite runs one writer at a time")
+    chosen = "boot-" + "r" * 40
+    add = keys._add
+    raced: list[bool] = []
+
+    def other_replica_first(*args: object, **kwargs: object) -> object:
+        if not raced:
+            raced.append(True)
+            monkeypatch.setattr(keys, "_add", add)
+            assert keys.adopt(engine, chosen, "default")  # the other replica, committed first
+        return add(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keys, "_add", other_replica_first)
+    assert not keys.adopt(engine, chosen, "default")
+    assert raced and len(keys.listing(engine, None)) == 1
