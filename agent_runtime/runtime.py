@@ -5,6 +5,7 @@ Every method takes the caller's tenant; another tenant's agent or block is simpl
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -32,7 +33,7 @@ from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Delta, Usage
 from agent_runtime.llm.endpoints import Endpoints
 from agent_runtime.llm.retrying import RetryingLLM, RetryPolicy
-from agent_runtime.llm.tokens import TokenCounter
+from agent_runtime.llm.tokens import OFFLINE, TokenCounter
 from agent_runtime.memory import agents as agents_
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
@@ -114,7 +115,9 @@ class Runtime:
                 if settings.chroma_url
                 else ChromaIndex(path=settings.chroma_path)
             )
-        embedders = Embedders(embedder_factory or make_embedder)
+        embedders = Embedders(
+            embedder_factory or functools.partial(make_embedder, models_dir=settings.models_path)
+        )
         indexer = Indexer(engine, index, embedders.get, settings.default_embedding, self.processes)
         searcher = Searcher(index, indexer.catch_up, fusion)
         if background_indexing:
@@ -211,11 +214,28 @@ class Runtime:
 
     def warm_up(self) -> None:
         """Load now what the first turn would otherwise load while its user waits: litellm and
-        its token counter for the default model, and the local embedding model when it is the
-        default (a remote embedder is not called: that would be a request to a provider)."""
-        self.services.counter.text(self.settings.default_model, "warm up")
+        its token counter when a provider's model is the default or an agent's, and the local
+        embedding model when it is the default (a remote embedder is not called: that would be
+        a request to a provider). A server whose agents all use the offline model never loads
+        litellm; creating an agent with another model loads it then (its route is checked)."""
+        model = self._provider_model()
+        if model is not None:
+            self.services.counter.text(model, "warm up")
         if self.settings.default_embedding == "local":
             self.services.embedders.get("local").embed(["warm up"])
+        elif self.settings.default_embedding != "fake":  # a provider's embedding model
+            from agent_runtime.llm import litellm_model
+
+            litellm_model.load()
+
+    def _provider_model(self) -> str | None:
+        """A model some turn will send to a provider, if any: the default, or any agent's."""
+        for model in (self.settings.default_model, self.settings.memory_model):
+            if model is not None and model != OFFLINE:
+                return model
+        with self._read() as session:
+            found = session.exec(select(Agent.model).where(Agent.model != OFFLINE).limit(1))
+            return found.first()
 
     def sweep(self) -> int:
         """Index whatever a crash left waiting for its vectors (run once at start)."""

@@ -141,6 +141,11 @@ class Settings:
     def chroma_path(self) -> Path:
         return self.home / "chroma"
 
+    @property
+    def models_path(self) -> Path:
+        """Where the local embedding model's built graph is kept between starts."""
+        return self.home / "models"
+
     def lifetimes(
         self, agent_ttl: dict[str, float | None] | None = None
     ) -> dict[str, float | None]:

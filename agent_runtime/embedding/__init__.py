@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -19,12 +20,13 @@ class Embedder(Protocol):
         ...
 
 
-def make_embedder(name: str) -> Embedder:
-    """`local` (all-MiniLM-L6-v2 on the CPU), `fake` (deterministic), or a litellm model name."""
+def make_embedder(name: str, models_dir: Path | None = None) -> Embedder:
+    """`local` (all-MiniLM-L6-v2 on the CPU, its graph kept in `models_dir`), `fake`
+    (deterministic), or a litellm model name."""
     if name == "local":
         from agent_runtime.embedding.minilm import MiniLMEmbedder
 
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(cache_dir=models_dir)
     if name == "fake":
         from agent_runtime.embedding.fake import FakeEmbedder
 

@@ -29,6 +29,11 @@ def _litellm() -> Any:
     return litellm
 
 
+def load() -> None:
+    """Import litellm now (at start-up), not in the first request that needs it."""
+    _litellm()
+
+
 class LiteLLMModel:
     """Calls any litellm model string; keys come from the server's environment."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,45 @@ def test_warming_up_loads_the_local_embedder_and_calls_no_remote_one(tmp_path: P
     finally:
         remote.close()
     assert embedded == []  # a provider's embedder is never asked at start-up
+
+
+WARM_UP = """
+import sys
+from pathlib import Path
+from agent_runtime.core.settings import Settings
+from agent_runtime.core.specs import AgentSpec
+from agent_runtime.embedding.fake import FakeEmbedder
+from agent_runtime.retrieval.vector_index import MemoryIndex
+from agent_runtime.runtime import Runtime
+
+runtime = Runtime(
+    Settings(home=Path(sys.argv[1])), embedder_factory=lambda _n: FakeEmbedder(),
+    index=MemoryIndex(), background_indexing=False,
+)
+runtime.warm_up()
+print("warm:", "litellm" in sys.modules)
+for model in sys.argv[2:]:
+    runtime.create_agent(AgentSpec(name=model.replace("/", "-"), model=model))
+runtime.close()
+"""
+
+
+def warm_up_loads_litellm(home: Path, *create: str) -> bool:
+    """Start a runtime on `home` in a process of its own, warm it up, then create agents."""
+    ran = subprocess.run(
+        [sys.executable, "-c", WARM_UP, str(home), *create],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return ran.stdout.strip().splitlines()[0] == "warm: True"
+
+
+def test_litellm_is_loaded_at_start_only_when_an_agent_needs_a_provider(tmp_path: Path) -> None:
+    """Offline agents only: no litellm (2 s and about 190 MB). Once an agent names a provider's
+    model, every later start loads it before serving, so that agent's first turn waits for
+    nothing."""
+    assert not warm_up_loads_litellm(tmp_path, "offline")
+    assert not warm_up_loads_litellm(tmp_path, "openai/gpt-4o-mini")  # created after warm-up
+    assert warm_up_loads_litellm(tmp_path)

@@ -5,7 +5,9 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from agent_runtime.embedding import minilm
 from agent_runtime.embedding.minilm import MAX_TOKENS, MiniLMEmbedder
 
 REFERENCE = Path(__file__).parents[2] / "data" / "minilm_reference.json"
@@ -47,3 +49,33 @@ def test_long_texts_are_windowed_not_truncated() -> None:
 
 def test_empty_input_gives_an_empty_matrix() -> None:
     assert embedder().embed([]).shape == (0, 384)
+
+
+def test_the_built_graph_is_kept_and_loaded_at_the_next_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = ["the boat is moored at pier 7", "a cello in the evening"]
+    first = MiniLMEmbedder(cache_dir=tmp_path)
+    vectors = first.embed(texts)
+    kept = minilm.graph_file(first._weights_path, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]  # no partial file left behind
+
+    def no_build(_path: Path) -> None:
+        raise AssertionError("the graph was built again")
+
+    monkeypatch.setattr(minilm, "build_graph", no_build)
+    again = MiniLMEmbedder(cache_dir=tmp_path).embed(texts)
+    assert np.allclose(again, vectors, atol=1e-6)
+
+
+def test_a_damaged_kept_graph_is_built_again_and_replaced(tmp_path: Path) -> None:
+    texts = ["the boat is moored at pier 7"]
+    reference = embedder().embed(texts)
+    weights = minilm.model_dir() / "model.safetensors"
+    kept = minilm.graph_file(weights, tmp_path)
+    stale = tmp_path / "minilm-0000000000000000.onnx"  # an older GRAPH_VERSION's
+    stale.write_bytes(b"old")
+    kept.write_bytes(b"not an onnx graph")  # a write cut short
+    assert np.allclose(MiniLMEmbedder(cache_dir=tmp_path).embed(texts), reference, atol=1e-6)
+    assert kept.stat().st_size > 1_000_000 and not stale.exists()
+    assert np.allclose(MiniLMEmbedder(cache_dir=tmp_path).embed(texts), reference, atol=1e-6)

@@ -216,7 +216,7 @@ def test_fixed_parts_above_the_target_do_not_make_every_step_page(runtime: Runti
     step paged (a summariser call with a real model) and evicted all but the newest turn."""
     llm = ScriptedLLM(summarizer=echo_summary)
     runtime.services.llm_for = lambda _m: llm
-    persona = BlockSpec("persona", "I speak plainly. " * 120, limit=4000)
+    persona = BlockSpec("persona", "I speak plainly. " * 60, limit=4000)
     agent_id = runtime.create_agent(
         AgentSpec(name="tight", context_window=2000, blocks=[persona])
     ).id
