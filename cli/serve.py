@@ -93,6 +93,7 @@ def run_workers(concurrency: int, console: Console) -> None:
         raise ConfigurationError("--concurrency must be at least 1")
     settings = Settings.from_env()
     runtime = Runtime(settings)
+    _warm(runtime)  # a first job step would otherwise wait for litellm and the embedder
     pool = WorkerPool(runtime, concurrency)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from sqlalchemy import and_, func, or_, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 import prompts
@@ -143,17 +144,42 @@ class Worker:
         return utcnow() + timedelta(seconds=self.settings.job_lease_seconds)
 
     def claim(self) -> str | None:
+        """Claim the oldest due job whose agent runs no other job: two jobs of one agent
+        would take turns on its conversation and each read the other's steps as its own."""
         now = utcnow()
-        claimable = or_(
-            and_(col(Job.status) == JobStatus.QUEUED, col(Job.run_after) <= now),
-            and_(col(Job.status) == JobStatus.RUNNING, col(Job.lease_until) < now),
+        other = aliased(Job)
+        agent_busy = (
+            select(other.id)
+            .where(
+                col(other.agent_id) == col(Job.agent_id),
+                col(other.id) != col(Job.id),
+                col(other.status) == JobStatus.RUNNING,
+                col(other.lease_until) >= now,
+            )
+            .exists()
+        )
+        claimable = and_(
+            or_(
+                and_(col(Job.status) == JobStatus.QUEUED, col(Job.run_after) <= now),
+                and_(col(Job.status) == JobStatus.RUNNING, col(Job.lease_until) < now),
+            ),
+            ~agent_busy,
         )
         with Session(self.engine) as session:
             candidates = list(
-                session.exec(select(Job.id).where(claimable).order_by(col(Job.run_after)).limit(5))
+                session.exec(
+                    select(Job.id, Job.agent_id)
+                    .where(claimable)
+                    .order_by(col(Job.run_after))
+                    .limit(5)
+                )
             )
-        for job_id in candidates:
+        for job_id, agent_id in candidates:
             with transaction(self.engine) as session:
+                # Claims of one agent's jobs one at a time (PostgreSQL): the second sees the
+                # first's committed claim in agent_busy. A turn's fence waits for it, briefly.
+                hold = select(Agent.id).where(col(Agent.id) == agent_id)
+                session.exec(hold.with_for_update(key_share=True)).first()
                 claimed = session.exec(
                     update(Job)
                     .where(col(Job.id) == job_id, claimable)

@@ -135,6 +135,25 @@ def test_two_workers_never_run_one_job(fast: Runtime, agent_id: str) -> None:
     assert calls["n"] == len(steps)  # no model call was wasted on a second runner
 
 
+def test_an_agent_runs_one_job_at_a_time(fast: Runtime, agent_id: str) -> None:
+    """Two jobs of one agent would take turns on its conversation, each reading the other's
+    steps as its own (one was ended by the other's complete_job): the second waits."""
+    first = fast.jobs.submit(agent_id, "first", tenant="default")
+    second = fast.jobs.submit(agent_id, "second", tenant="default")
+    other_agent = fast.create_agent(AgentSpec(name="other-bee")).id
+    third = fast.jobs.submit(other_agent, "third", tenant="default")
+    a, b, c = (Worker(fast, name=n) for n in ("a", "b", "c"))
+    assert a.claim() == first.id
+    assert b.claim() == third.id  # the other agent's job, not the second of the busy one
+    assert c.claim() is None
+    llm = ScriptedLLM()
+    llm.reply(complete_job={"result": "done"})
+    fast.services.llm_for = lambda _m: llm
+    a.run_job(first.id)  # the first ends: its agent is free
+    assert fast.jobs.get(first.id, tenant="default").status == "succeeded"
+    assert c.claim() == second.id
+
+
 def test_a_scheduled_job_runs_again_on_its_interval(
     fast: Runtime, fake_llm: ScriptedLLM, agent_id: str
 ) -> None:
