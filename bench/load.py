@@ -6,7 +6,13 @@ model is an OpenAI-compatible stub in its own process that answers each request 
 the burst, latency p50/p95/max, status counts, turns/s, and the server's CPU per turn during the
 burst (from /proc, the background indexer included) and after it settled.
 
+The server keeps its data in SQLite in a temporary home, or with `--database-url` (a PostgreSQL
+server, e.g. postgresql://postgres@127.0.0.1:5432/test) in a fresh database created on that
+server for the run and dropped after it.
+
     .venv/bin/python bench/load.py --turns 100 500 --json bench/out/load.json
+    .venv/bin/python bench/load.py --turns 101 501 \
+        --database-url postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "support"))
+sys.path.insert(0, str(HERE))
 from live_server import LiveServer, free_port  # noqa: E402 (tests/support, put on the path above)
+from pgdb import fresh_database  # noqa: E402 (bench/pgdb.py)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -87,12 +96,24 @@ async def burst(url: str, agents: list[str], text: str) -> tuple[float, list[flo
     return wall, [s for s, _c in results], Counter(c for _s, c in results)
 
 
-def run(turns: list[int], delay: float, embedding: str, env: dict[str, str]) -> dict:
-    port = free_port()
-    stub = subprocess.Popen([sys.executable, __file__, "--stub", str(port), str(delay)])
-    out: dict = {"delay_s": delay, "embedding": embedding, "env": env, "sizes": []}
-    with tempfile.TemporaryDirectory() as home:
-        server = LiveServer(Path(home), OPENAI_API_KEY="sk-load", **env).start()
+def run(
+    turns: list[int], delay: float, embedding: str, env: dict[str, str], database_url: str | None
+) -> dict:
+    database = "postgresql" if database_url else "sqlite"
+    out: dict = {"delay_s": delay, "embedding": embedding, "database": database, "env": env}
+    out["sizes"] = []
+    where = fresh_database(database_url) if database_url else nullcontext(None)
+    with where as url, tempfile.TemporaryDirectory() as home:
+        if url:
+            env = env | {"RECALLD_DATABASE_URL": url}
+        port = free_port()
+        stub = subprocess.Popen([sys.executable, __file__, "--stub", str(port), str(delay)])
+        try:
+            server = LiveServer(Path(home), OPENAI_API_KEY="sk-load", **env).start()
+        except BaseException:
+            stub.terminate()
+            stub.wait(10)
+            raise
         assert server.process is not None
         try:
             with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -159,6 +180,10 @@ def main() -> None:
     parser.add_argument(
         "--env", action="append", default=[], help="NAME=VALUE for the server, repeatable"
     )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql://user@host:port/db): a fresh database per run",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     env = dict(item.split("=", 1) for item in args.env)
@@ -166,7 +191,7 @@ def main() -> None:
     result = {
         "machine": f"{model}, {os.cpu_count()} cores",
         "python": platform.python_version(),
-        **run(args.turns, args.delay, args.embedding, env),
+        **run(args.turns, args.delay, args.embedding, env, args.database_url),
     }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
