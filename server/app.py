@@ -18,7 +18,7 @@ from starlette.routing import Route
 from agent_runtime.core.settings import Settings
 from agent_runtime.jobs.worker import WorkerPool
 from agent_runtime.runtime import Runtime
-from server import api, mcp_server, openapi
+from server import api, mcp_endpoint, openapi
 from server.auth import Auth
 from server.console import routes as console
 from server.errors import HANDLERS
@@ -71,7 +71,7 @@ def create_app(
 
     `workers` job worker threads and `extraction` fact extraction threads run beside the API
     (default: `settings.workers`, `settings.extraction_threads`)."""
-    mcp = mcp_server.HttpEndpoint(settings)
+    mcp = mcp_endpoint.HttpEndpoint(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

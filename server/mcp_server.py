@@ -5,7 +5,8 @@ agents. Two transports:
 - stdio (`recalld mcp`): a process on the operator's machine with the database itself, acting
   for one tenant (`default`, or `--tenant`), as `recalld keys create --local` does: whoever can
   start it can already read the data under RECALLD_HOME.
-- streamable HTTP at `/mcp` of the running server: the same API keys and tenants as the REST
+- streamable HTTP at `/mcp` of the running server (`server/mcp_endpoint.py`, which imports
+  this module, and the SDK, on the first request): the same API keys and tenants as the REST
   API (`server/auth.py`); a missing or bad key is refused (401) before the MCP layer. With no
   key configured, only loopback clients are served, and a request whose Host or Origin is not
   loopback is refused (403): a web page reached through DNS rebinding is not the operator.
@@ -17,31 +18,24 @@ message, so the model can correct itself; anything else is logged and answered g
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
 
 from agent_runtime.core.errors import RecalldError, Unauthorized
-from agent_runtime.core.settings import Settings
 from agent_runtime.runtime import Runtime
-from server.auth import Auth
-from server.errors import error_response
+from server.mcp_endpoint import TENANT
 from server.mcp_tools import TOOLS, invalid
 
 log = logging.getLogger("recalld.mcp")
 
-TENANT = "recalld.tenant"  # the key under which /mcp leaves the caller's tenant in the scope
 INSTRUCTIONS = (
     "recalld keeps long-term memory: facts about users (memory_add, memory_search), and agents "
     "with their own archival memory and conversation (list_agents, send_message, "
@@ -123,46 +117,7 @@ async def serve_stdio(runtime: Runtime, tenant: str) -> None:
         await server.run(read, write, server.create_initialization_options())
 
 
-class HttpEndpoint:
-    """The ASGI app at /mcp: the caller's tenant from its key, then the SDK's streamable HTTP
-    transport. `serving` runs the transport's task group inside the app's lifespan."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._manager: StreamableHTTPSessionManager | None = None
-        self._auth: Auth | None = None
-
-    @contextlib.asynccontextmanager
-    async def serving(self, runtime: Runtime, auth: Auth) -> AsyncIterator[None]:
-        manager = StreamableHTTPSessionManager(
-            build(runtime, _scope_tenant),
-            stateless=True,
-            json_response=True,
-            max_request_body_size=self.settings.max_body_bytes,
-        )
-        async with manager.run():
-            self._manager, self._auth = manager, auth
-            try:
-                yield
-            finally:
-                self._manager = self._auth = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        manager, auth = self._manager, self._auth
-        try:
-            if manager is None or auth is None:
-                raise RecalldError("the MCP endpoint is not running")
-            # Off the event loop: finding the tenant may ask the database (keys.KeyLookup).
-            tenant = await run_in_threadpool(auth.tenant, request)
-        except Exception as exc:
-            await error_response(request, exc)(scope, receive, send)
-            return
-        state = {**scope.get("state", {}), TENANT: tenant}
-        await manager.handle_request({**scope, "state": state}, receive, send)
-
-
-def _scope_tenant(ctx: ServerRequestContext[Any, Any]) -> str:
+def scope_tenant(ctx: ServerRequestContext[Any, Any]) -> str:
     request = ctx.request
     tenant = request.scope.get("state", {}).get(TENANT) if isinstance(request, Request) else None
     if not isinstance(tenant, str):

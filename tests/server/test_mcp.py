@@ -5,6 +5,8 @@ without keys and with them)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -284,3 +286,13 @@ def test_stdio_lists_tools_and_remembers_per_tenant(tmp_path: Path) -> None:
     assert "no agent named 'x'" in missing
     elsewhere = ok(over_stdio(tmp_path, call("memory_search", query="Ada tea"), "--tenant", "t2"))
     assert elsewhere == "no facts found"
+
+
+def test_the_mcp_sdk_is_loaded_on_the_first_mcp_request_not_at_start() -> None:
+    """Most servers never serve MCP: importing the app must not import the SDK (0.4 s, 28 MB
+    at every start); the tests above show /mcp working once asked."""
+    code = "import sys, server.app; print('mcp' in sys.modules, 'server.mcp_server' in sys.modules)"
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert ran.stdout.split() == ["False", "False"]
