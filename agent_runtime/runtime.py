@@ -32,8 +32,9 @@ from agent_runtime.ingestion import Ingestion
 from agent_runtime.jobs.queue import Jobs
 from agent_runtime.llm import LLM, Delta, Usage
 from agent_runtime.llm.endpoints import Endpoints
-from agent_runtime.llm.retrying import RetryingLLM, RetryPolicy
-from agent_runtime.llm.tokens import OFFLINE, TokenCounter
+from agent_runtime.llm.offline import OFFLINE
+from agent_runtime.llm.router import model_router, route_check
+from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.memory import agents as agents_
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
@@ -58,31 +59,6 @@ from agent_runtime.turns.services import Embedders, Services
 from memory_tools import ToolRegistry, default_registry
 
 log = logging.getLogger(__name__)
-
-
-def _model_router(override: LLM | None, settings: Settings) -> Callable[[str], LLM]:
-    if override is not None:
-        return lambda _model: override
-    from agent_runtime.llm.litellm_model import LiteLLMModel
-    from agent_runtime.llm.offline import OfflineModel
-
-    policy = RetryPolicy(settings.provider_attempts, settings.provider_retry_seconds)
-    offline, remote = OfflineModel(), RetryingLLM(LiteLLMModel(), policy)
-    return lambda model: offline if model == "offline" else remote
-
-
-def _route_check(override: LLM | None) -> Callable[[str], None]:
-    """An injected model serves any string; otherwise litellm must know where to send it."""
-    if override is not None:
-        return lambda _model: None
-
-    def check(model: str) -> None:
-        if model != "offline":
-            from agent_runtime.llm.litellm_model import check_route
-
-            check_route(model)
-
-    return check
 
 
 class Runtime:
@@ -132,8 +108,8 @@ class Runtime:
         self.services = Services(
             settings=settings,
             engine=engine,
-            llm_for=_model_router(llm, settings),
-            check_route=_route_check(llm),
+            llm_for=model_router(llm, settings),
+            check_route=route_check(llm),
             endpoints=Endpoints(settings.allowed_base_urls, settings.base_url_keys),
             embedders=embedders,
             searcher=searcher,
@@ -246,7 +222,7 @@ class Runtime:
         return exporter.export(self.engine, tenant, agent_id)
 
     def _check_memory_model(self, model: str | None) -> None:
-        if model is not None and model != "offline":
+        if model is not None and model != OFFLINE:
             agents_.check_model_name(model)
             self.services.check_route(model)
 

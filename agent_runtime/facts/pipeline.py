@@ -20,6 +20,7 @@ from agent_runtime.facts.extraction import Batch, ExtractionQueue
 from agent_runtime.facts.extractor import Extracted, Extractor, ModelExtractor, RuleExtractor
 from agent_runtime.facts.store import FactMemory, WriteResult
 from agent_runtime.llm import LLM
+from agent_runtime.llm.offline import OFFLINE
 from agent_runtime.storage.tables import Agent
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class ExtractionPipeline:
             model = batch.first.model or agent.memory_model or named or agent.model
         else:
             model = named or self.settings.default_model
-        if model == "offline":
+        if model == OFFLINE:
             return RuleExtractor()
         # The agent's own endpoint serves its own model; a named memory model is a default one.
         base_url = agent.model_base_url if agent is not None and model == agent.model else None

@@ -20,6 +20,8 @@ from typing import Any
 from agent_runtime.core.words import STOP_WORDS, WORD
 from agent_runtime.llm.base import ChatRequest, ChatResponse, ToolCall, play
 
+OFFLINE = "offline"  # the model string agents name it by
+
 LONG_TEXT = 600
 FACT = re.compile(
     r"^(my name is|my [\w ]{1,30} (is|are)|i am|i'm|i live|i work|i like|i love|i hate|"

@@ -15,7 +15,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-OFFLINE = "offline"
+from agent_runtime.llm.offline import OFFLINE
+
 PER_MESSAGE = 4  # the role and the framing around each message, as OpenAI counts them
 _PIECES = re.compile(r"\w+|[^\w\s]+")
 
