@@ -14,7 +14,7 @@ from agent_runtime.llm.tokens import TokenCounter
 from agent_runtime.storage.tables import Agent, Fact
 
 CANDIDATES = 30
-FEW = 60  # a scope with at most this many facts, all fitting the budget, is shown whole
+FEW = 60  # a scope with at most this many facts is read whole (and shown whole if it fits)
 SHARE = 0.1  # of the context window, at most
 
 
@@ -40,13 +40,19 @@ def build(
     scope = Scope(user_id=user_id, agent_id=agent.id)
     budget = int(agent.context_window * share)
     try:
-        # A scope whose facts all fit needs no ranking by meaning (no query embedding on the
-        # reply path): all of them, those sharing the message's words first, then the newest.
-        found = facts.few(agent.tenant_id, query[:4000], scope, most=FEW)
-        if found is not None and _fits(found, counter, agent.model, budget):
-            ranked = found
-        elif found == []:
+        # A scope of few facts is read whole and ranked in memory: if they all fit, with no
+        # query embedding on the reply path.
+        found = facts.few(
+            agent.tenant_id,
+            query[:4000],
+            scope,
+            most=FEW,
+            whole=lambda rows: _fits(rows, counter, agent.model, budget),
+        )
+        if found == []:
             return None
+        if found is not None:
+            ranked = found
         else:
             hits = facts.search(
                 agent.tenant_id, query[:4000], scope, limit=CANDIDATES, exact_scope=True

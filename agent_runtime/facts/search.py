@@ -8,7 +8,7 @@ Which facts a search may see is `Validity`: those true now (the default), those 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,20 +141,56 @@ class FactSearch:
             dense_ids = [i for i, _s in self._pending(session, vector, conditions)]
         else:
             dense_ids = self._dense(session, vector, nearest or [], conditions, want)
+
+        def times(ids: list[int]) -> Iterable[tuple[int | None, datetime]]:
+            return session.exec(select(Fact.id, Fact.valid_at).where(col(Fact.id).in_(ids)))
+
+        scores = self._fused(keyword_ids, dense_ids, query, now, times)
+        return self._best(session, vector, scores, limit, threshold)
+
+    def rank(
+        self,
+        rows: Sequence[Fact],
+        keyword_ids: list[int],
+        vector: np.ndarray,
+        query: str,
+        now: datetime,
+    ) -> list[Fact]:
+        """`rows` (a small scope, read whole) best first for `query`, fused as `search` fuses,
+        from their stored vectors and with `keyword_ids` (`keyword` over the same rows): no
+        further query."""
+        by_id = {int(r.id or 0): r for r in rows}
+        similarity = {i: cosine(vector, r.vector) for i, r in by_id.items() if r.vector}
+        dense_ids = sorted(similarity, key=lambda i: (-similarity[i], i))
+
+        def times(ids: list[int]) -> Iterable[tuple[int | None, datetime]]:
+            return [(i, by_id[i].valid_at) for i in ids]
+
+        scores = self._fused(keyword_ids, dense_ids, query, now, times)
+        ranked = best_first(scores)
+        unranked = [i for i in by_id if i not in scores]
+        return [by_id[i] for i in ranked + unranked]
+
+    def _fused(
+        self,
+        keyword_ids: list[int],
+        dense_ids: list[int],
+        query: str,
+        now: datetime,
+        times: Callable[[list[int]], Iterable[tuple[int | None, datetime]]],
+    ) -> dict[int, float]:
+        """The two lists fused, plus a third of those true in the time the query names."""
         scores = fuse_scores(
             [(keyword_ids, self.fusion.keyword_weight), (dense_ids, self.fusion.dense_weight)],
             self.fusion.k,
         )
         named = time_hints.window(query, now)
         if named is not None and self.fusion.time_weight and scores:
-            times = session.exec(
-                select(Fact.id, Fact.valid_at).where(col(Fact.id).in_(list(scores)))
-            )
-            held = {i for i, at in times if named.holds(at)}
+            held = {i for i, at in times(list(scores)) if i is not None and named.holds(at)}
             inside = [i for i in best_first(scores) if i in held]
             extra = fuse_scores([(inside, self.fusion.time_weight)], self.fusion.k)
             scores = {i: s + extra.get(i, 0.0) for i, s in scores.items()}
-        return self._best(session, vector, scores, limit, threshold)
+        return scores
 
     @staticmethod
     def _best(

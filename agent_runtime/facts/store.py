@@ -281,13 +281,22 @@ class FactMemory:
         with Session(self.engine, expire_on_commit=False) as session:
             return list(session.exec(query.order_by(col(Fact.id)).limit(limit)))
 
-    def few(self, tenant: str, query: str, scope: Scope, *, most: int) -> list[Fact] | None:
-        """Every fact true now in exactly this scope, if there are at most `most`: those
-        sharing the query's words first (best first), then the newest. None for more."""
-        conditions = [
-            *scope_conditions(tenant, scope, exact=True),
-            *Validity().conditions(self.clock()),
-        ]
+    def few(
+        self,
+        tenant: str,
+        query: str,
+        scope: Scope,
+        *,
+        most: int,
+        whole: Callable[[list[Fact]], bool] = lambda _rows: True,
+    ) -> list[Fact] | None:
+        """Every fact true now in exactly this scope, best first for `query`, if there are at
+        most `most`; None for more. When the caller can take them `whole`, those sharing the
+        query's words come first, then the newest: no query embedding. Otherwise they are
+        ranked by words and meaning as `search` would rank them, from the rows read here (the
+        query's embedding beside the keyword query): one read instead of a search's four."""
+        now = self.clock()
+        conditions = [*scope_conditions(tenant, scope, exact=True), *Validity().conditions(now)]
         with Session(self.engine, expire_on_commit=False) as session:
             rows = list(
                 session.exec(
@@ -301,7 +310,12 @@ class FactMemory:
                 return None
             if not rows:
                 return []
+            vector = None
+            if not whole(rows):
+                vector = self.searcher.pool.submit(self.embedder().embed, [query])
             words = self.searcher.keyword(session, query, conditions, most)
+        if vector is not None:
+            return self.searcher.rank(rows, words, vector.result()[0], query, now)
         place = {id_: n for n, id_ in enumerate(words)}
         return sorted(rows, key=lambda r: place.get(int(r.id or 0), len(place)))
 
