@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import prompts
 from agent_runtime.core.errors import RecalldError
 from agent_runtime.core.specs import Scope
+from agent_runtime.facts.search import Brief
 from agent_runtime.facts.store import FactMemory
 from agent_runtime.llm.tokens import TokenCounter
-from agent_runtime.storage.tables import Agent, Fact
+from agent_runtime.storage.tables import Agent
 
 CANDIDATES = 30
 FEW = 60  # a scope with at most this many facts is read whole (and shown whole if it fits)
@@ -57,7 +58,7 @@ def build(
             hits = facts.search(
                 agent.tenant_id, query[:4000], scope, limit=CANDIDATES, exact_scope=True
             )
-            ranked = [h.fact for h in hits]
+            ranked = [Brief.of(h.fact) for h in hits]
     except RecalldError:
         return None  # a turn goes on without its facts rather than fail
     used = counter.text(agent.model, prompts.render("facts_section.j2", facts=[]))
@@ -79,7 +80,7 @@ def build(
     return FactsSection(text, counter.text(agent.model, text), len(chosen))
 
 
-def _fits(found: list[Fact], counter: TokenCounter, model: str, budget: int) -> bool:
+def _fits(found: list[Brief], counter: TokenCounter, model: str, budget: int) -> bool:
     lines = [f"- {f.text} [{f.valid_at.date().isoformat()}, {f.kind}]" for f in found]
     return (
         counter.text(model, prompts.render("facts_section.j2", facts=[]))

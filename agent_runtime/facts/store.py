@@ -28,6 +28,7 @@ from agent_runtime.embedding import Embedder
 from agent_runtime.facts import filters as filters_
 from agent_runtime.facts import rules, slots
 from agent_runtime.facts.search import (
+    Brief,
     FactHit,
     FactSearch,
     Validity,
@@ -288,8 +289,8 @@ class FactMemory:
         scope: Scope,
         *,
         most: int,
-        whole: Callable[[list[Fact]], bool] = lambda _rows: True,
-    ) -> list[Fact] | None:
+        whole: Callable[[list[Brief]], bool] = lambda _rows: True,
+    ) -> list[Brief] | None:
         """Every fact true now in exactly this scope, best first for `query`, if there are at
         most `most`; None for more. When the caller can take them `whole`, those sharing the
         query's words come first, then the newest: no query embedding. Otherwise they are
@@ -297,17 +298,17 @@ class FactMemory:
         query's embedding beside the keyword query): one read instead of a search's four."""
         now = self.clock()
         conditions = [*scope_conditions(tenant, scope, exact=True), *Validity().conditions(now)]
-        with Session(self.engine, expire_on_commit=False) as session:
-            rows = list(
-                session.exec(
-                    select(Fact)
-                    .where(*conditions)
-                    .order_by(col(Fact.valid_at).desc())
-                    .limit(most + 1)
-                )
-            )
-            if len(rows) > most:
+        with Session(self.engine) as session:
+            found = session.execute(
+                select(Fact.id, Fact.text, Fact.kind)
+                .add_columns(col(Fact.valid_at), col(Fact.vector))
+                .where(*conditions)
+                .order_by(col(Fact.valid_at).desc())
+                .limit(most + 1)
+            ).all()
+            if len(found) > most:
                 return None
+            rows = [Brief(*row) for row in found]
             if not rows:
                 return []
             vector = None
@@ -317,7 +318,7 @@ class FactMemory:
         if vector is not None:
             return self.searcher.rank(rows, words, vector.result()[0], query, now)
         place = {id_: n for n, id_ in enumerate(words)}
-        return sorted(rows, key=lambda r: place.get(int(r.id or 0), len(place)))
+        return sorted(rows, key=lambda r: place.get(r.id, len(place)))
 
     def get(self, tenant: str, fact_id: int) -> Fact:
         with Session(self.engine, expire_on_commit=False) as session:
