@@ -1,4 +1,7 @@
-"""Start `recalld serve` as a real process on a free loopback port, as a user would."""
+"""Start `recalld serve` as a real process on a free loopback port, as a user would.
+
+Its output goes to a temporary file, not a pipe: a pipe nobody reads until `stop` fills after
+64 KB, and a server that logs that much would block on its next line."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,19 +37,20 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = clean_env(RECALLD_HOME=str(home), **env)
         self.process: subprocess.Popen[str] | None = None
+        self.output = tempfile.TemporaryFile("w+")  # noqa: SIM115 (as long as the server object)
 
     def start(self, timeout: float = 60.0) -> LiveServer:
         self.process = subprocess.Popen(
             [str(BIN / "recalld"), "serve", "--port", str(self.port)],
             env=self.env,
-            stdout=subprocess.PIPE,
+            stdout=self.output,
             stderr=subprocess.STDOUT,
             text=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"server exited: {self.read()}")
             try:
                 if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
                     return self
@@ -59,12 +64,18 @@ class LiveServer:
             return ""
         self.process.terminate()
         try:
-            output, _ = self.process.communicate(timeout=20)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            output, _ = self.process.communicate()
+            self.process.wait()
         self.process = None
-        return output
+        return self.read()
+
+    def read(self) -> str:
+        """What the server has written so far."""
+        self.output.flush()
+        self.output.seek(0)
+        return self.output.read()
 
     def cli(self, *args: str, stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(
