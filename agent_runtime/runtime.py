@@ -80,7 +80,7 @@ class Runtime:
             from agent_runtime.embedding.minilm import model_dir
 
             model_dir()  # say now, at start-up, that the weights are missing; not per request
-        engine = make_engine(settings.sqlalchemy_url)
+        engine = make_engine(settings.sqlalchemy_url, threads=settings.request_threads + 32)
         upgrade(engine)
         self.processes = Processes(engine, settings.heartbeat_seconds)
         self.processes.start()

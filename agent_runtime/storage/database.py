@@ -20,13 +20,23 @@ WRITE = "recalld_write"
 MIGRATION_LOCK = 0x7265_6361_6C6C  # any constant key: "recall"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+SQLITE_KEPT = 16  # connections a SQLite pool keeps open; more are opened while threads need them
+
+
+def make_engine(url: str, threads: int = 64) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout. A SQLite file's
+    connections are cheap, so its pool lets each of `threads` (the request threads and the
+    background ones) have one: SQLAlchemy's default 5 + 10 left a burst of 500 turns waiting up
+    to 19 s for a connection. PostgreSQL's stay 10 + 20 (each is a server process)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
+        pool: dict[str, int] = {}
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            pool = {"pool_size": SQLITE_KEPT, "max_overflow": max(threads - SQLITE_KEPT, 0)}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling is off; we issue BEGIN ourselves. A write
         # transaction takes the lock up front (IMMEDIATE) instead of failing half way through a
