@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from agent_runtime import exporter
+from agent_runtime.core.activity import Activity
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.core.limits import MAX_STEPS_LIMIT
 from agent_runtime.core.settings import Settings
@@ -94,7 +95,15 @@ class Runtime:
         embedders = Embedders(
             embedder_factory or functools.partial(make_embedder, models_dir=settings.models_path)
         )
-        indexer = Indexer(engine, index, embedders.get, settings.default_embedding, self.processes)
+        self.activity = Activity()
+        indexer = Indexer(
+            engine,
+            index,
+            embedders.get,
+            settings.default_embedding,
+            self.processes,
+            busy=self.activity.busy,
+        )
         searcher = Searcher(index, indexer.catch_up, fusion)
         if background_indexing:
             indexer.start()
@@ -356,6 +365,16 @@ class Runtime:
     ) -> TurnResult:
         """Run a turn with full control (tools, hooks); `send` is the everyday form."""
         self.check_turn(agent_id, inputs, tenant=tenant)
+        with self.activity.turn():
+            return self._leased_turn(agent_id, inputs, options, lease_seconds)
+
+    def _leased_turn(
+        self,
+        agent_id: str,
+        inputs: list[tuple[str, str]],
+        options: TurnOptions,
+        lease_seconds: float | None,
+    ) -> TurnResult:
         lease = Lease(
             self.engine,
             agent_id,

@@ -15,12 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from agent_runtime.core.activity import GIVE_WAY_SECONDS, give_way
 from agent_runtime.core.errors import IndexUnavailable, ProviderBadRequest
 from agent_runtime.embedding import Embedder
 from agent_runtime.retrieval import parts
@@ -87,8 +89,10 @@ class Indexer:
         embedder_for: Callable[[str], Embedder],
         shared_embedding: str = "local",
         processes: Processes | None = None,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.engine = engine
+        self.busy = busy  # turns are running: the background thread gives way to them
         self.claims = IndexClaims(engine, processes)
         self.index = index
         self.embedder_for = embedder_for
@@ -135,11 +139,15 @@ class Indexer:
                 if not self._pending and self._stopping:
                     return
                 stopping = self._stopping
+            until = time.monotonic() + GIVE_WAY_SECONDS
             if not stopping:
                 time.sleep(COALESCE_SECONDS)
+                give_way(self.busy, until)  # more rows gather meanwhile: fewer upserts
             with self._wake:
                 agents, self._pending = self._pending, set()
             for agent_id in sorted(agents):
+                if not stopping:
+                    give_way(self.busy, until)
                 self._index_recording(agent_id)
 
     def _index_recording(self, agent_id: str) -> int:
@@ -219,19 +227,20 @@ class Indexer:
         with self._lock(agent_id):
             try:
                 while True:
-                    with Session(self.engine) as session:  # a read: not queued behind writers
-                        found = self._pending_rows(session, agent_id, skip=failed)
-                    if found is None:
-                        if owner is None:
-                            return done
-                        self.claims.release(agent_id, owner)
-                        owner = None
-                        continue  # read once more: rows of a process refused the claim meanwhile
                     if owner is None:
+                        with Session(self.engine) as session:  # a read: not behind writers
+                            if not _waiting(session, agent_id, failed):
+                                return done
                         owner = self.claims.take(agent_id)
                         if owner is None:  # another process reads them again once it releases
                             return done
-                        continue  # read under the claim: the last claimant may have done them
+                    # Read under the claim: the last claimant may have done some of them.
+                    with Session(self.engine) as session:
+                        found = self._pending_rows(session, agent_id, skip=failed)
+                    if found is None:
+                        self.claims.release(agent_id, owner)
+                        owner = None
+                        continue  # look once more: rows of a process refused the claim meanwhile
                     embedding, rows = found
                     outcome = self._write(agent_id, embedding, rows)
                     last = len(rows) < BATCH  # every pending row was read: release with the marks
@@ -459,12 +468,27 @@ def _pending(
 ) -> list[Row]:
     table = corpus.table
     order = col(table.id).desc() if newest_first else col(table.id)
-    query = select(table).where(
+    query = select(table).where(*_unindexed(corpus, agent_id, skip))
+    return list(session.exec(query.order_by(order).limit(BATCH)))
+
+
+def _waiting(session: Session, agent_id: str, skip: set[tuple[str, int]]) -> bool:
+    """Whether any row of the agent waits for its vectors: one id read, not the rows."""
+    return any(
+        session.exec(select(c.table.id).where(*_unindexed(c, agent_id, skip)).limit(1)).first()
+        is not None
+        for c in CORPORA
+    )
+
+
+def _unindexed(corpus: Corpus, agent_id: str, skip: set[tuple[str, int]]) -> list[Any]:
+    table = corpus.table
+    where = [
         col(table.indexed).is_(False),
         table.agent_id == agent_id,
         col(table.index_attempts) < MAX_ATTEMPTS,  # parked rows wait for retry()
-    )
+    ]
     skipped = [i for name, i in skip if name == corpus.name]
     if skipped:
-        query = query.where(col(table.id).not_in(skipped))
-    return list(session.exec(query.order_by(order).limit(BATCH)))
+        where.append(col(table.id).not_in(skipped))
+    return where

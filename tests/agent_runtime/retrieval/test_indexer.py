@@ -15,7 +15,9 @@ from agent_runtime.core.errors import InvalidInput, RecalldError
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import AgentSpec, MessageInput, PassageInput
 from agent_runtime.embedding.fake import FakeEmbedder
+from agent_runtime.llm import ChatRequest, ChatResponse
 from agent_runtime.llm.scripted import ScriptedLLM
+from agent_runtime.retrieval import indexer as indexer_module
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.indexer import MAX_ATTEMPTS
 from agent_runtime.retrieval.parts import row_of
@@ -200,7 +202,7 @@ def test_a_rolled_back_step_leaves_no_vectors(runtime: Runtime, vector_index: Me
     """A search inside a step used to upsert the step's own new rows; when the step rolled back
     they stayed in the index, and the next passage with that id inherited them."""
     from agent_runtime.core.errors import LeaseLost
-    from agent_runtime.llm import ChatRequest, ChatResponse
+    from agent_runtime.llm import ChatResponse
     from agent_runtime.storage.database import transaction
     from agent_runtime.storage.tables import Agent
 
@@ -309,3 +311,49 @@ def test_indexing_never_deadlocks_with_deleting_the_agent(settings: Settings, ba
     finally:
         runtime.close()
     assert failures == []
+
+
+def test_the_background_indexer_gives_way_to_running_turns_for_a_bounded_time(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a turn runs, new rows wait for their vectors (the turn has the interpreter), but
+    never longer than the give-way bound: a load that never stops still gets indexed."""
+    monkeypatch.setattr(indexer_module, "GIVE_WAY_SECONDS", 1.5)
+    started, release = threading.Event(), threading.Event()
+
+    def slow_model(_request: ChatRequest) -> ChatResponse:
+        started.set()
+        release.wait(20)
+        return ChatResponse(content="ok")
+
+    runtime = Runtime(
+        settings,
+        llm=ScriptedLLM(fallback=slow_model),
+        embedder_factory=lambda _n: FakeEmbedder(),
+        index=MemoryIndex(),
+    )
+
+    def indexed(passage_id: int) -> bool:
+        with Session(runtime.engine) as session:
+            row = session.get(Passage, passage_id)
+            return row is not None and row.indexed
+
+    try:
+        busy = runtime.create_agent(AgentSpec(name="busy"))
+        quiet = runtime.create_agent(AgentSpec(name="quiet"))
+        turn = threading.Thread(target=runtime.send, args=(busy.id, ["hello"]))
+        turn.start()
+        assert started.wait(10)
+        passage = runtime.insert_passage(quiet.id, "the harbour at dawn").id or 0
+        written = time.monotonic()
+        time.sleep(0.8)  # without giving way it is indexed after 0.25 s
+        assert not indexed(passage)
+        while not indexed(passage):
+            assert time.monotonic() - written < 10, "never indexed while the turn ran"
+            time.sleep(0.05)
+        assert not release.is_set() and turn.is_alive()  # indexed with the turn still running
+        release.set()
+        turn.join(20)
+    finally:
+        release.set()
+        runtime.close()
