@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,12 @@ MIGRATION_LOCK = 0x7265_6361_6C6C  # any constant key: "recall"
 
 
 SQLITE_KEPT = 16  # connections a SQLite pool keeps open; more are opened while threads need them
+# A SQLite file has one writer at a time. Its busy handler makes the others poll, sleeping 1, 2,
+# 5, 10 ... 100 ms between tries, so a writer often sleeps long after the lock is free: in a burst
+# of turns most of a step's time went there. The writers of one process queue on a lock instead
+# and each starts the moment the last one commits; other processes still meet the busy handler.
+GATE_SECONDS = 30.0  # as the busy timeout: past it, a writer goes on to SQLite's own waiting
+_gates: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str, threads: int = 64) -> Engine:
@@ -42,6 +50,7 @@ def make_engine(url: str, threads: int = 64) -> Engine:
         # transaction takes the lock up front (IMMEDIATE) instead of failing half way through a
         # step; reads stay deferred so that they never queue behind writers (WAL).
         event.listen(engine, "begin", _sqlite_begin)
+        _gates[engine] = threading.RLock()  # re-entrant: a nested write waits in SQLite, as before
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -83,14 +92,21 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One session, one write transaction: committed on success, rolled back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
-        session.connection(execution_options={WRITE: True})
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    gate = _gates.get(engine)
+    held = gate is not None and gate.acquire(timeout=GATE_SECONDS)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            session.connection(execution_options={WRITE: True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    finally:
+        if held:
+            assert gate is not None
+            gate.release()
 
 
 def is_sqlite(engine: Engine) -> bool:
