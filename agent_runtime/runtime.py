@@ -149,6 +149,7 @@ class Runtime:
             self.services.llm_for,
             self.services.endpoints.key_for,
             settings,
+            busy=self.activity.busy,
         )
         self.ingestion = Ingestion(self.facts, self.extraction, self.pipeline)
         self.history = MemoryHistory(self.services, self.facts, self._patch_block)

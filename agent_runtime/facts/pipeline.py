@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from agent_runtime.core.activity import GIVE_WAY_SECONDS, give_way, pace
 from agent_runtime.core.errors import LeaseLost, MalformedOutput, RecalldError
 from agent_runtime.core.settings import Settings
 from agent_runtime.core.specs import Scope
@@ -38,8 +40,10 @@ class ExtractionPipeline:
         key_for: Callable[[str | None], str | None],
         settings: Settings,
         batch: int = BATCH,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.engine = engine
+        self.busy = busy  # turns are running: extraction gives way to them
         self.queue = queue
         self.facts = facts
         self.llm_for = llm_for
@@ -65,12 +69,16 @@ class ExtractionPipeline:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            give_way(self.busy, time.monotonic() + GIVE_WAY_SECONDS)
+            started = time.monotonic()
             try:
                 worked = self.run_once() is not None
             except Exception:  # a bug must not kill the thread; the batch's lease will lapse
                 log.exception("extraction failed unexpectedly")
                 worked = False
-            if not worked:
+            if worked:
+                pace(self.busy, time.monotonic() - started)
+            else:
                 self._stop.wait(self.poll_seconds)
 
     def run_once(self, only: str | None = None) -> WriteResult | None:

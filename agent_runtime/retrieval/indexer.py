@@ -22,7 +22,7 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from agent_runtime.core.activity import GIVE_WAY_SECONDS, give_way
+from agent_runtime.core.activity import GIVE_WAY_SECONDS, give_way, pace
 from agent_runtime.core.errors import IndexUnavailable, ProviderBadRequest
 from agent_runtime.embedding import Embedder
 from agent_runtime.retrieval import parts
@@ -146,9 +146,10 @@ class Indexer:
             with self._wake:
                 agents, self._pending = self._pending, set()
             for agent_id in sorted(agents):
-                if not stopping:
-                    give_way(self.busy, until)
+                started = time.monotonic()
                 self._index_recording(agent_id)
+                if not self._stopping:
+                    pace(self.busy, time.monotonic() - started)
 
     def _index_recording(self, agent_id: str) -> int:
         """Index an agent, keeping its failure (for `status()`) instead of raising it."""
