@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 
 from sqlalchemy.engine import Engine
@@ -24,6 +25,7 @@ from agent_runtime.core.vocabulary import MemoryMode
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.expiry import Expiry
 from agent_runtime.facts import context as facts_context
+from agent_runtime.facts.context import FactsSection
 from agent_runtime.facts.extraction import ExtractionQueue
 from agent_runtime.facts.pipeline import ExtractionPipeline
 from agent_runtime.facts.store import FactMemory
@@ -365,9 +367,10 @@ class Runtime:
         lease_seconds: float | None = None,
     ) -> TurnResult:
         """Run a turn with full control (tools, hooks); `send` is the everyday form."""
-        self.check_turn(agent_id, inputs, tenant=tenant)
+        agent = self.check_turn(agent_id, inputs, tenant=tenant)
         with self.activity.turn():
-            return self._leased_turn(agent_id, inputs, options, lease_seconds)
+            facts = self.runner.facts_section(agent, inputs, options.user_id)
+            return self._leased_turn(agent_id, inputs, options, lease_seconds, facts)
 
     def _leased_turn(
         self,
@@ -375,6 +378,7 @@ class Runtime:
         inputs: list[tuple[str, str]],
         options: TurnOptions,
         lease_seconds: float | None,
+        facts: Future[FactsSection | None] | None,
     ) -> TurnResult:
         lease = Lease(
             self.engine,
@@ -394,7 +398,7 @@ class Runtime:
             # The agent's custom tools as attached now, added outside the loop.
             base = options.tools or self.services.tools
             options.tools = self.custom_tools.registry(agent_id, base)
-            result = self.runner.run(agent_id, inputs, options, lease)
+            result = self.runner.run(agent_id, inputs, options, lease, facts)
             return result
         finally:
             if key is not None and lease.stop_reason is not None:
@@ -404,9 +408,10 @@ class Runtime:
 
     def check_turn(
         self, agent_id: str, inputs: list[tuple[str, str]], *, tenant: str = DEFAULT_TENANT
-    ) -> None:
+    ) -> Agent:
         """Every refusal a turn can meet before it starts (its input, the agent, where its model
-        is), checked before waiting on a busy agent, and by a stream before it answers 200."""
+        is), checked before waiting on a busy agent, and by a stream before it answers 200.
+        Returns the agent as read."""
         most = self.settings.max_messages_per_send
         if len(inputs) > most:
             raise LimitExceeded(
@@ -423,6 +428,7 @@ class Runtime:
         agent = self.get_agent(agent_id, tenant=tenant)
         # Checked per turn: API keys (and so the allow-list) may have come since the agent.
         self.services.endpoints.check(agent.model_base_url, multi_tenant=self.multi_tenant())
+        return agent
 
     def _replay(self, agent_id: str, key: str, inputs: list[tuple[str, str]]) -> TurnResult | None:
         with self._read() as session:

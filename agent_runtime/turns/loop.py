@@ -111,20 +111,15 @@ class TurnRunner:
         inputs: list[tuple[str, str]],
         options: TurnOptions,
         lease: Lease,
+        facts: Future[FactsSection | None] | None = None,
     ) -> TurnResult:
-        """Run a turn for an agent whose lease the caller holds."""
+        """Run a turn for an agent whose lease the caller holds; `facts` is the section
+        `facts_section` started for it."""
         result = TurnResult(turn_id=options.turn_id or "turn-" + uuid.uuid4().hex)
         with Session(self.s.engine) as session:
             agent = session.get(Agent, agent_id)
             assert agent is not None
             max_steps = options.max_steps or agent.max_steps
-        facts: Future[FactsSection | None] | None = None
-        if agent.memory == MemoryMode.AUTO and agent.has_facts and inputs:
-            # The facts search needs only the text: it runs while the inputs are committed.
-            newest = next((c for r, c in reversed(inputs) if r == "user"), "")
-            facts = self.s.searcher.pool.submit(
-                facts_context.build, self.s.facts, self.s.counter, agent, newest, options.user_id
-            )
         if inputs:
             result.messages += self._record_inputs(
                 agent_id, result.turn_id, inputs, lease, options.idempotency_key
@@ -172,6 +167,19 @@ class TurnRunner:
             raise
         lease.stop_reason = result.stop_reason
         return result
+
+    def facts_section(
+        self, agent: Agent, inputs: list[tuple[str, str]], user_id: str | None
+    ) -> Future[FactsSection | None] | None:
+        """Start the facts section of an `auto` agent's turn. The search needs only the text,
+        so it runs while the turn waits for its lease and commits its inputs: the query's
+        embedding is then mostly off the reply path."""
+        if agent.memory != MemoryMode.AUTO or not agent.has_facts or not inputs:
+            return None
+        newest = next((c for r, c in reversed(inputs) if r == "user"), "")
+        return self.s.searcher.pool.submit(
+            facts_context.build, self.s.facts, self.s.counter, agent, newest, user_id
+        )
 
     def _emit(self, options: TurnOptions, rows: list[Message]) -> None:
         if options.on_message:
