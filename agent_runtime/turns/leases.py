@@ -49,6 +49,7 @@ class Lease:
         self.owner = uuid.uuid4().hex  # the fencing token
         self.stop_reason: str | None = None  # recorded on the agent when the lease is released
         self.keeper = keeper
+        self._released = False  # by the turn's last step, in its own transaction
 
     def try_take(self) -> bool:
         now = utcnow()
@@ -92,13 +93,20 @@ class Lease:
             delay = min(delay * 2, 0.2)
         self.keeper.add(self)
 
-    def fence(self, session: Session) -> None:
+    def fence(self, session: Session, *, release: str | None = None) -> None:
         """Renew the lease inside the caller's transaction, or raise `LeaseLost` if another
-        turn holds it now: the caller's writes then roll back."""
+        turn holds it now: the caller's writes then roll back. With `release` (the turn's stop
+        reason) the caller's transaction is the turn's last and releases the lease instead;
+        once it commits, `released()` says so and `release()` has nothing left to do."""
+        values = (
+            self._free(release)
+            if release
+            else {"lease_until": utcnow() + timedelta(seconds=self.seconds)}
+        )
         renewed = session.exec(
             update(Agent)
             .where(col(Agent.id) == self.agent_id, col(Agent.lease_owner) == self.owner)
-            .values(lease_until=utcnow() + timedelta(seconds=self.seconds))
+            .values(**values)
         )
         if renewed.rowcount != 1:
             raise LeaseLost(
@@ -115,21 +123,33 @@ class Lease:
             return False  # the turn's next fence() raises too
         return True
 
+    def released(self, stop_reason: str) -> None:
+        """The transaction that fenced with `release=stop_reason` has committed."""
+        self.keeper.discard(self)
+        self.stop_reason = stop_reason
+        self._released = True
+
     def release(self) -> None:
         self.keeper.discard(self)
+        if self._released:
+            return
+        with transaction(self.engine) as session:
+            session.exec(
+                update(Agent)
+                .where(col(Agent.id) == self.agent_id, col(Agent.lease_owner) == self.owner)
+                .values(**self._free(self.stop_reason))
+            )
+
+    @staticmethod
+    def _free(stop_reason: str | None) -> dict[str, object]:
         values: dict[str, object] = {
             "lease_owner": None,
             "lease_until": None,
             "lease_process": None,
         }
-        if self.stop_reason:
-            values["last_stop_reason"] = self.stop_reason
-        with transaction(self.engine) as session:
-            session.exec(
-                update(Agent)
-                .where(col(Agent.id) == self.agent_id, col(Agent.lease_owner) == self.owner)
-                .values(**values)
-            )
+        if stop_reason:
+            values["last_stop_reason"] = stop_reason
+        return values
 
 
 class LeaseKeeper:

@@ -315,12 +315,17 @@ class TurnRunner:
             if memory.changed:
                 self._refresh_prompts(session, agent, memory.changed_blocks)
             session.add(agent)
-            lease.fence(session)
+            # A turn ending here frees its lease in this commit, one transaction fewer; with an
+            # idempotency key the runtime records the outcome under the lease first.
+            finished = not response.tool_calls and options.idempotency_key is None
+            lease.fence(session, release=END_TURN if finished else None)
             if options.on_step:
                 options.on_step(session, agent, new, response.usage)
             ends = not response.tool_calls or last
             if ends and options.extract and agent.memory == MemoryMode.AUTO:
                 self._queue_extraction(session, agent, [*result.messages, *new], options)
+        if finished:
+            lease.released(END_TURN)
         self.s.indexer.schedule(agent_id)
         return new, response
 

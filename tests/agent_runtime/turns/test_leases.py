@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
 from agent_runtime.core.errors import AgentBusy, LeaseLost
@@ -190,3 +191,33 @@ def test_a_turn_killed_mid_call_frees_its_agent_at_once(runtime: Runtime, fake_l
     result = runtime.send(agent_id, ["are you there?"])  # busy_wait is 2 s; the lease had 300
     assert result.messages[-1].content == "back"
     assert [m.content for m in runtime.messages(agent_id)][0] == "this turn dies"
+
+
+def test_a_turn_ending_without_tools_frees_its_lease_in_its_last_commit(
+    runtime: Runtime, fake_llm
+) -> None:
+    """Three write transactions for a plain turn: the lease, the input, and the step that also
+    frees the lease. The agent is free and records why the turn ended."""
+    agent = runtime.create_agent(AgentSpec(name="a"))
+    fake_llm.reply("one").reply("two").reply("three")
+    runtime.send(agent.id, ["warm up"])
+    writes: list[str] = []
+    turn = threading.get_ident()  # not the background indexer's
+
+    def seen(_conn, _cursor, statement: str, *_args) -> None:  # type: ignore[no-untyped-def]
+        if threading.get_ident() == turn and statement.upper().startswith("BEGIN IMMEDIATE"):
+            writes.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        result = runtime.send(agent.id, ["hello"])
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
+    if runtime.engine.dialect.name == "sqlite":
+        assert len(writes) == 3, writes
+    with Session(runtime.engine) as session:
+        row = session.get(Agent, agent.id)
+        assert row is not None
+        assert row.lease_owner is None and row.lease_until is None
+        assert row.last_stop_reason == result.stop_reason == "end_turn"
+    assert runtime.send(agent.id, ["and again"]).stop_reason == "end_turn"  # free at once
