@@ -40,16 +40,18 @@ def build(
         return None
     scope = Scope(user_id=user_id, agent_id=agent.id)
     budget = int(agent.context_window * share)
+    empty = counter.text(agent.model, prompts.render("facts_section.j2", facts=[]))
+    fitted: list[bool] = []
+
+    def whole(rows: list[Brief]) -> bool:
+        lines = "\n".join(_written(_line(f)) for f in rows)
+        fitted.append(empty + counter.text(agent.model, lines) <= budget)
+        return fitted[-1]
+
     try:
         # A scope of few facts is read whole and ranked in memory: if they all fit, with no
         # query embedding on the reply path.
-        found = facts.few(
-            agent.tenant_id,
-            query[:4000],
-            scope,
-            most=FEW,
-            whole=lambda rows: _fits(rows, counter, agent.model, budget),
-        )
+        found = facts.few(agent.tenant_id, query[:4000], scope, most=FEW, whole=whole)
         if found == []:
             return None
         if found is not None:
@@ -61,29 +63,28 @@ def build(
             ranked = [Brief.of(h.fact) for h in hits]
     except RecalldError:
         return None  # a turn goes on without its facts rather than fail
-    used = counter.text(agent.model, prompts.render("facts_section.j2", facts=[]))
-    chosen: list[dict[str, str]] = []
-    for fact in ranked:
-        line = {
-            "text": fact.text,
-            "since": fact.valid_at.date().isoformat(),
-            "kind": fact.kind,
-        }
-        cost = counter.text(agent.model, f"- {line['text']} [{line['since']}, {line['kind']}]")
-        if used + cost > budget:
-            break
-        used += cost
-        chosen.append(line)
+    if found is not None and fitted[-1:] == [True]:
+        chosen = [_line(f) for f in ranked]  # counted together above: they all fit
+    else:
+        chosen, used = [], empty
+        for fact in ranked:
+            line = _line(fact)
+            cost = counter.text(agent.model, _written(line))
+            if used + cost > budget:
+                break
+            used += cost
+            chosen.append(line)
     if not chosen:
         return None
     text = prompts.render("facts_section.j2", facts=chosen)
     return FactsSection(text, counter.text(agent.model, text), len(chosen))
 
 
-def _fits(found: list[Brief], counter: TokenCounter, model: str, budget: int) -> bool:
-    lines = [f"- {f.text} [{f.valid_at.date().isoformat()}, {f.kind}]" for f in found]
-    return (
-        counter.text(model, prompts.render("facts_section.j2", facts=[]))
-        + counter.text(model, "\n".join(lines))
-        <= budget
-    )
+def _line(fact: Brief) -> dict[str, str]:
+    return {"text": fact.text, "since": fact.valid_at.date().isoformat(), "kind": fact.kind}
+
+
+def _written(line: dict[str, str]) -> str:
+    """A fact's line as facts_section.j2 writes it, for counting its tokens."""
+    kind = "" if line["kind"] == "fact" else f", {line['kind']}"
+    return f"- {line['text']} [{line['since']}{kind}]"
