@@ -20,8 +20,9 @@ from agent_runtime.core.activity import Activity
 from agent_runtime.core.errors import Conflict, InvalidInput, LimitExceeded
 from agent_runtime.core.limits import MAX_STEPS_LIMIT
 from agent_runtime.core.settings import Settings
-from agent_runtime.core.specs import AgentPatch, AgentSpec, BlockPatch, BlockSpec, Fallback, Scope
+from agent_runtime.core.specs import AgentPatch, AgentSpec, Fallback, Scope
 from agent_runtime.core.vocabulary import MemoryMode
+from agent_runtime.core_memory import CoreMemory
 from agent_runtime.embedding import Embedder, make_embedder
 from agent_runtime.expiry import Expiry
 from agent_runtime.facts import context as facts_context
@@ -49,7 +50,7 @@ from agent_runtime.retrieval.vector_index import ChromaIndex, VectorIndex
 from agent_runtime.storage import keys
 from agent_runtime.storage.database import make_engine, transaction, upgrade
 from agent_runtime.storage.processes import Processes
-from agent_runtime.storage.tables import Agent, AgentBlock, Block, utcnow
+from agent_runtime.storage.tables import Agent
 from agent_runtime.stores import DEFAULT_TENANT, ArchivalMemory, RecallMemory, page
 from agent_runtime.tools import catalogue
 from agent_runtime.tools.custom_tools import CustomTools
@@ -154,7 +155,19 @@ class Runtime:
             busy=self.activity.busy,
         )
         self.ingestion = Ingestion(self.facts, self.extraction, self.pipeline)
-        self.history = MemoryHistory(self.services, self.facts, self._patch_block)
+        self.core_memory = CoreMemory(self.services)
+        self.blocks = self.core_memory.blocks
+        self.block = self.core_memory.block
+        self.update_block = self.core_memory.update_block
+        self.create_block = self.core_memory.create_block
+        self.list_blocks = self.core_memory.list_blocks
+        self.get_block = self.core_memory.get_block
+        self.block_agents = self.core_memory.block_agents
+        self.patch_block = self.core_memory.patch_block
+        self.delete_block = self.core_memory.delete_block
+        self.attach_block = self.core_memory.attach_block
+        self.detach_block = self.core_memory.detach_block
+        self.history = MemoryHistory(self.services, self.facts, self.core_memory.patch)
         self.importer = Importer(self.services, self.facts, self._check_model)
         self.expiry = Expiry(
             engine, self.facts, index, embedders.get, settings.expiry_sweep_seconds
@@ -444,95 +457,6 @@ class Runtime:
             usage=Usage(row.prompt_tokens, row.completion_tokens),
             replayed=True,
         )
-
-    # -- core memory ------------------------------------------------------------------------
-
-    def blocks(self, agent_id: str, *, tenant: str = DEFAULT_TENANT) -> list[Block]:
-        with self._read() as session:
-            agents_.get(session, tenant, agent_id)
-            return blocks_.of_agent(session, agent_id)
-
-    def block(self, agent_id: str, label: str, *, tenant: str = DEFAULT_TENANT) -> Block:
-        with self._read() as session:
-            agents_.get(session, tenant, agent_id)
-            return blocks_.by_label(session, agent_id, label)
-
-    def update_block(
-        self, agent_id: str, label: str, patch: BlockPatch, *, tenant: str = DEFAULT_TENANT
-    ) -> Block:
-        with transaction(self.engine) as session:
-            agents_.get(session, tenant, agent_id)
-            block = blocks_.by_label(session, agent_id, label)
-            return self._patch_block(session, block, patch)
-
-    def _patch_block(
-        self,
-        session: Session,
-        block: Block,
-        patch: BlockPatch,
-        actor: str = "api",
-        restored_from: int | None = None,
-    ) -> Block:
-        blocks_.apply_patch(block, patch)
-        session.add(block)
-        session.flush()
-        blocks_.record(session, block, actor, restored_from=restored_from)
-        for agent_id in blocks_.agents_of(session, block.id):
-            agent = session.get(Agent, agent_id)
-            if agent is not None:
-                agent.memory_edited_at = utcnow()
-                window.refresh_system(session, agent, self.services.counter)
-        return block
-
-    def create_block(self, spec: BlockSpec, *, tenant: str = DEFAULT_TENANT) -> Block:
-        with transaction(self.engine) as session:
-            return blocks_.create(session, tenant, spec)
-
-    def list_blocks(self, *, tenant: str = DEFAULT_TENANT, label: str | None = None) -> list[Block]:
-        with self._read() as session:
-            return blocks_.list_for_tenant(session, tenant, label)
-
-    def get_block(self, block_id: str, *, tenant: str = DEFAULT_TENANT) -> Block:
-        with self._read() as session:
-            return blocks_.get(session, tenant, block_id)
-
-    def block_agents(self, block_id: str, *, tenant: str = DEFAULT_TENANT) -> list[str]:
-        with self._read() as session:
-            blocks_.get(session, tenant, block_id)
-            return blocks_.agents_of(session, block_id)
-
-    def patch_block(
-        self, block_id: str, patch: BlockPatch, *, tenant: str = DEFAULT_TENANT
-    ) -> Block:
-        with transaction(self.engine) as session:
-            return self._patch_block(session, blocks_.get(session, tenant, block_id), patch)
-
-    def delete_block(self, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
-        with transaction(self.engine) as session:
-            block = blocks_.get(session, tenant, block_id)
-            linked = blocks_.agents_of(session, block_id)
-            for link in session.exec(select(AgentBlock).where(AgentBlock.block_id == block_id)):
-                session.delete(link)
-            session.delete(block)
-            session.flush()
-            for agent_id in linked:
-                agent = session.get(Agent, agent_id)
-                if agent is not None:
-                    window.refresh_system(session, agent, self.services.counter)
-
-    def attach_block(self, agent_id: str, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            blocks_.attach(session, agent_id, blocks_.get(session, tenant, block_id))
-            session.flush()
-            window.refresh_system(session, agent, self.services.counter)
-
-    def detach_block(self, agent_id: str, block_id: str, *, tenant: str = DEFAULT_TENANT) -> None:
-        with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
-            blocks_.detach(session, agent_id, block_id)
-            session.flush()
-            window.refresh_system(session, agent, self.services.counter)
 
     # -- indexing ---------------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ def build(
             ranked = [Brief.of(h.fact) for h in hits]
     except RecalldError:
         return None  # a turn goes on without its facts rather than fail
-    if found is not None and fitted[-1:] == [True]:
+    if found is not None and fitted and fitted[-1]:
         chosen = [_line(f) for f in ranked]  # counted together above: they all fit
     else:
         chosen, used = [], empty
