@@ -314,7 +314,7 @@ class FactMemory:
             vector = None
             if not whole(rows):
                 vector = self.searcher.pool.submit(self.embedder().embed, [query])
-            words = self.searcher.keyword(session, query, conditions, most)
+            words = self.searcher.keywords.rank(session, query, conditions, most)
         if vector is not None:
             return self.searcher.rank(rows, words, vector.result()[0], query, now)
         place = {id_: n for n, id_ in enumerate(words)}

@@ -1,10 +1,14 @@
-"""Ranking by meaning in agent_runtime/facts/search.py."""
+"""Ranking by meaning (agent_runtime/facts/centres.py and search.py)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from agent_runtime.facts.search import centred, mean_of
+from agent_runtime.core.specs import FactInput, Scope
+from agent_runtime.facts import search as search_
+from agent_runtime.facts.centres import Centres, centred, mean_of
+from agent_runtime.runtime import Runtime
 
 
 def unit(*values: float) -> np.ndarray:
@@ -28,3 +32,23 @@ def test_ties_and_missing_vectors() -> None:
     assert centred(unit(1, 0), [(3, same), (2, same), (4, None), (None, same)], None) == [2, 3]
     assert centred(unit(1, 0), [], None) == []
     assert mean_of([None]) is None
+
+
+def test_a_large_scope_keeps_its_centre_between_searches(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_, "SMALL", 3)  # five facts make a large scope
+    facts = [FactInput(text=f"Ada keeps bee hive number {n}") for n in range(5)]
+    runtime.facts.write("default", facts)
+    searcher = runtime.facts.searcher
+    samples = []
+    read = searcher._sample
+    monkeypatch.setattr(searcher, "_sample", lambda *a: samples.append(1) or read(*a))
+    first = [h.fact.id for h in runtime.facts.search("default", "bee hive", limit=3)]
+    for _ in range(Centres.REUSE):
+        assert [h.fact.id for h in runtime.facts.search("default", "bee hive", limit=3)] == first
+    assert len(samples) == 1  # `REUSE` searches used the first one's centre
+    runtime.facts.search("default", "bee hive", limit=3)
+    assert len(samples) == 2
+    runtime.facts.search("default", "bee hive", Scope(user_id="ada"), limit=3)
+    assert len(samples) == 3  # another scope has its own centre
