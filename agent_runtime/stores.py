@@ -184,7 +184,7 @@ class ArchivalMemory(_Store):
         self, agent_id: str, passage_id: int, *, tenant: str = DEFAULT_TENANT
     ) -> None:
         with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id)
+            agent = agents_.get(session, tenant, agent_id, lock=True)
             passage = session.get(Passage, passage_id)
             if passage is None or passage.agent_id != agent_id:
                 raise NotFound(f"passage {passage_id} not found")

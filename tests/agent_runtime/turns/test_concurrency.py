@@ -4,12 +4,15 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import text
+from sqlmodel import Session
 
 from agent_runtime.core.errors import AgentBusy
 from agent_runtime.core.specs import AgentSpec
 from agent_runtime.llm import ChatRequest, ChatResponse
 from agent_runtime.llm.scripted import ScriptedLLM
 from agent_runtime.runtime import Runtime
+from agent_runtime.storage.tables import Message, Passage
 
 
 class SlowModel:
@@ -101,3 +104,61 @@ def test_a_lapsed_lease_from_a_dead_process_is_taken_over(
         agent.lease_until = utcnow() - timedelta(seconds=1)
     fake_llm.reply("alive")
     assert runtime.send(agent_id, ["hello"]).messages[-1].content == "alive"
+
+
+def test_a_step_and_the_indexer_lock_the_agent_in_one_order(
+    runtime: Runtime, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step's search marks pending rows indexed in the step's transaction; the indexer takes
+    the agent's row, then marks rows. Were the step to lock the agent only when it adds its
+    messages at the end, the two would wait on each other and PostgreSQL kill one."""
+    if backend != "postgres":
+        pytest.skip("SQLite has one writer: its transactions never lock rows")
+    llm = ScriptedLLM()
+    runtime.services.llm_for = lambda _m: llm
+    agent_id = runtime.create_agent(AgentSpec(name="order")).id
+    indexer = runtime.services.indexer
+    monkeypatch.setattr(indexer, "schedule", lambda _agent_id: None)  # rows stay pending
+    searcher = runtime.services.searcher
+    search_catch_up = searcher.catch_up
+    background: list[BaseException] = []
+
+    def index() -> None:
+        try:
+            indexer.index_agent(agent_id)
+        except BaseException as exc:  # asserted below
+            background.append(exc)
+
+    def catch_up_then_race(session: Session, agent: str) -> list[Passage | Message]:
+        unsaved = search_catch_up(session, agent)  # the pending rows are marked, and locked
+        racer = threading.Thread(target=index)
+        racer.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _someone_waits_on_a_lock(runtime):
+            time.sleep(0.02)
+        assert _someone_waits_on_a_lock(runtime), "the indexer never waited on the step"
+        racers.append(racer)
+        return unsaved
+
+    racers: list[threading.Thread] = []
+    monkeypatch.setattr(searcher, "catch_up", catch_up_then_race)
+    llm.reply(conversation_search={"query": "hello"})
+    llm.reply("found it")
+    runtime.send(agent_id, ["hello there"])
+    monkeypatch.setattr(searcher, "catch_up", search_catch_up)
+    for racer in racers:
+        racer.join(timeout=30)
+    assert racers and background == []
+    roles = [m.role for m in runtime.messages(agent_id)]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+
+
+def _someone_waits_on_a_lock(runtime: Runtime) -> bool:
+    with Session(runtime.engine) as session:
+        waiting = session.exec(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        ).one()
+    return int(waiting[0]) > 0
