@@ -9,23 +9,30 @@ of the whole table, joined and filtered. BM25 statistics are table-wide, so when
 leaders pass, that is the scope's ranking exactly. When they do not (the scope is a small share
 of a shared table) the full join runs, and `Leaders` remembers the scope for a while so that its
 next searches go straight to the join.
+
+A small scope read whole (an agent's facts section, `FactMemory.few`) is ranked in memory
+instead (`rank_few`): BM25 over its own rows, since a MATCH would still join every fact of the
+table that shares a word, in every tenant.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+from collections import Counter
 from collections.abc import Hashable, Sequence
 
 from sqlalchemy import ColumnElement, column, table, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from agent_runtime.core.words import query_terms
+from agent_runtime.core.words import WORD, query_terms
 from agent_runtime.retrieval import keyword, term_stats
 from agent_runtime.storage.tables import Fact
 
 CORPUS = "fact"
 LEADERS = 3  # the table's leaders read for each fact a search wants (a third may pass)
+K1, B = 1.2, 0.75  # BM25's term saturation and length normalisation, FTS5's own
 
 
 class Leaders:
@@ -117,3 +124,48 @@ class FactKeywords:
 
 def _ids(session: Session, statement: SelectOfScalar[int] | SelectOfScalar[None]) -> list[int]:
     return [int(i) for i in session.exec(statement) if i is not None]
+
+
+def rank_few(query: str, rows: Sequence[tuple[int, str]]) -> list[int]:
+    """Ids of `rows` (id, text) sharing the query's words or identifiers, best first by BM25
+    taken over these rows alone: their own document frequencies and lengths, words stemmed as
+    FTS5's porter tokenizer stems them, an identifier matched as a phrase. Ties go to the lower
+    id, as the table's ranking orders them."""
+    words, identifiers = query_terms(query)
+    if not words or not rows:
+        return []
+    stem = term_stats.stemmer("porter")
+    terms: list[tuple[str, ...]] = [(t,) for t in dict.fromkeys(stem.stemWords(words))]
+    terms += [tuple(stem.stemWords(WORD.findall(i.lower()))) for i in identifiers]
+    docs = [(id_, stem.stemWords(WORD.findall(text_.lower()))) for id_, text_ in rows]
+    average = max(sum(len(tokens) for _id, tokens in docs) / len(docs), 1.0)
+    found = [(id_, len(tokens), _occurrences(tokens, terms)) for id_, tokens in docs]
+    holding = Counter(term for _id, _n, counts in found for term in counts)
+    scores: dict[int, float] = {}
+    for id_, length, counts in found:
+        score = 0.0
+        for term, f in counts.items():
+            n = holding[term]
+            idf = math.log((len(docs) - n + 0.5) / (n + 0.5))
+            norm = K1 * (1 - B + B * length / average)
+            score += (idf if idf > 0 else 1e-6) * f * (K1 + 1) / (f + norm)
+        if counts:
+            scores[id_] = score
+    return sorted(scores, key=lambda i: (-scores[i], i))
+
+
+def _occurrences(tokens: list[str], terms: list[tuple[str, ...]]) -> Counter[tuple[str, ...]]:
+    """How often each term (a word, or an identifier's words in a row) occurs in `tokens`."""
+    words = Counter(tokens)
+    out: Counter[tuple[str, ...]] = Counter()
+    for term in terms:
+        if len(term) == 1:
+            hits = words.get(term[0], 0)
+        elif term and all(t in words for t in term):
+            width = len(term)
+            hits = sum(tuple(tokens[i : i + width]) == term for i in range(len(tokens) - width + 1))
+        else:
+            hits = 0
+        if hits:
+            out[term] = hits
+    return out

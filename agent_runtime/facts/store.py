@@ -26,7 +26,7 @@ from agent_runtime.core.specs import FactInput, Scope
 from agent_runtime.core.vocabulary import FactEventKind, Retired
 from agent_runtime.embedding import Embedder
 from agent_runtime.facts import filters as filters_
-from agent_runtime.facts import rules, slots
+from agent_runtime.facts import keywords, rules, slots
 from agent_runtime.facts.search import (
     Brief,
     FactHit,
@@ -295,7 +295,8 @@ class FactMemory:
         most `most`; None for more. When the caller can take them `whole`, those sharing the
         query's words come first, then the newest: no query embedding. Otherwise they are
         ranked by words and meaning as `search` would rank them, from the rows read here (the
-        query's embedding beside the keyword query): one read instead of a search's four."""
+        query's embedding beside the keyword ranking, done in memory over these rows): one read
+        instead of a search's four, and none of the table's keyword index."""
         now = self.clock()
         conditions = [*scope_conditions(tenant, scope, exact=True), *Validity().conditions(now)]
         with Session(self.engine) as session:
@@ -311,10 +312,10 @@ class FactMemory:
             rows = [Brief(*row) for row in found]
             if not rows:
                 return []
-            vector = None
-            if not whole(rows):
-                vector = self.searcher.pool.submit(self.embedder().embed, [query])
-            words = self.searcher.keywords.rank(session, query, conditions, most)
+        vector = None
+        if not whole(rows):
+            vector = self.searcher.pool.submit(self.embedder().embed, [query])
+        words = keywords.rank_few(query, [(r.id, r.text) for r in rows])
         if vector is not None:
             return self.searcher.rank(rows, words, vector.result()[0], query, now)
         place = {id_: n for n, id_ in enumerate(words)}

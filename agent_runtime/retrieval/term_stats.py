@@ -69,7 +69,7 @@ def sqlite_kept(
 ) -> list[str]:
     if len(words) <= 2:
         return words
-    stems = _stemmer("porter").stemWords(words)  # the algorithm of FTS5's porter tokenizer
+    stems = stemmer("porter").stemWords(words)  # the algorithm of FTS5's porter tokenizer
     found = counts.known(table, stems, rows) if counts else {}
     missing = [s for s in stems if s not in found]
     if missing:
@@ -96,7 +96,7 @@ def postgres_kept(session: Session, table: str, words: list[str]) -> list[str]:
     ).scalar()
     if not rows or rows < 0:
         return words
-    lexemes = _stemmer("english").stemWords(words)  # snowball english, as to_tsvector('english')
+    lexemes = stemmer("english").stemWords(words)  # snowball english, as to_tsvector('english')
     found = dict(
         session.execute(
             text(
@@ -113,7 +113,7 @@ def postgres_kept(session: Session, table: str, words: list[str]) -> list[str]:
 
 
 @cache
-def _stemmer(algorithm: str):  # type: ignore[no-untyped-def]
+def stemmer(algorithm: str):  # type: ignore[no-untyped-def]
     import Stemmer
 
     return Stemmer.Stemmer(algorithm)

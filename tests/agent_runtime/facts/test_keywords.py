@@ -1,15 +1,20 @@
 """Keyword ranking of facts (agent_runtime/facts/keywords.py): a large scope ranked from the
-table's leaders gets the same order as the full join, and a narrow one falls back to it."""
+table's leaders gets the same order as the full join, and a narrow one falls back to it; a small
+scope read whole is ranked in memory as the table ranks it, without touching the table's index."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import Session, select
 
 from agent_runtime.core.specs import FactInput, Scope
-from agent_runtime.facts.keywords import FactKeywords, Leaders
+from agent_runtime.facts.keywords import FactKeywords, Leaders, rank_few
 from agent_runtime.facts.search import Validity, scope_conditions
 from agent_runtime.runtime import Runtime
-from agent_runtime.storage.tables import utcnow
+from agent_runtime.storage.tables import Fact, utcnow
 
 
 def statements(who: str, n: int) -> list[FactInput]:
@@ -49,3 +54,50 @@ def test_a_scope_the_leaders_missed_is_tried_again_later() -> None:
         skipped += 1
     assert skipped == Leaders.RETRY
     assert leaders.worth_trying("s")
+
+
+def test_a_few_rows_rank_in_memory_as_the_table_ranks_them(runtime: Runtime, backend: str) -> None:
+    """With the rows the whole table, BM25 over them is FTS5's own: the same order."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL ranks by ts_rank, not BM25")
+    facts = [
+        *statements("Ada", 12),
+        FactInput(text="Ada is living in Porto near the jam factory"),
+        FactInput(text="Ada lives in Porto"),
+        FactInput(text="Ada's badge is ACME-42"),
+        FactInput(text="Ada met acme staff on floor 42"),
+    ]
+    runtime.facts.write("t", facts)
+    with Session(runtime.engine) as session:
+        rows = [(int(i or 0), t) for i, t in session.exec(select(Fact.id, Fact.text))]
+        for query in ["tea cake jam", "where does she live? Porto", "badge ACME-42", "jam"]:
+            table = FactKeywords().rank(session, query, [], 100)
+            # the table leaves out words most rows hold; in memory they count, for next to nothing
+            assert table and rank_few(query, rows)[: len(table)] == table, query
+
+
+def test_rank_few_matches_stems_and_identifiers_as_phrases() -> None:
+    rows = [(1, "Ada lives in Porto"), (2, "Ada met acme staff on floor 42"), (3, "ACME-42 badge")]
+    assert rank_few("living", rows) == [1]  # "living" and "lives" share the stem
+    assert rank_few("ACME-42", rows)[0] == 3  # the identifier's words side by side
+    assert rank_few("opera", rows) == []
+    assert rank_few("", rows) == []
+
+
+def test_a_small_scope_section_reads_no_keyword_index(runtime: Runtime) -> None:
+    runtime.facts.write("other", statements("Zed", 30))  # another tenant shares the words
+    runtime.facts.write("t", statements("Ada", 20), Scope(user_id="ada"))
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        seen.append(sql)
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        found = runtime.facts.few("t", "tea and jam", Scope(user_id="ada"), most=60)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    assert found is not None and len(found) == 20
+    assert all("Ada" in f.text for f in found)
+    assert "jam" in found[0].text  # "tea" is in most of the scope: it weighs next to nothing
+    assert seen and not [sql for sql in seen if "fact_fts" in sql or "tsv" in sql]
