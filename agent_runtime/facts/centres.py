@@ -1,42 +1,16 @@
 """Meaning measured from the middle of a scope: MiniLM's vectors share a common direction, so a
 fact's cosine with a query is taken from the mean of the scope's vectors (`centred`). A large
-scope's mean is read from a sample of its facts and kept between searches (`Centres`): it moves
+scope's mean is read from a sample of its facts and kept for `REUSE` searches: it moves
 slowly, and reading the sample was a tenth of a search at 100,000 facts.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
-
-class Centres:
-    """Each large scope's centre, reused for `REUSE` searches before it is read again."""
-
-    REUSE = 50
-    LIMIT = 10_000  # scopes kept; past it the cache starts over
-
-    def __init__(self) -> None:
-        self._kept: dict[Hashable, tuple[np.ndarray | None, int]] = {}  # scope -> (centre, uses)
-        self._lock = threading.Lock()
-
-    def get(self, scope: Hashable) -> tuple[bool, np.ndarray | None]:
-        """(known, centre): known is False when the scope's sample must be read."""
-        with self._lock:
-            centre, uses = self._kept.get(scope, (None, self.REUSE))
-            if uses >= self.REUSE:
-                self._kept.pop(scope, None)
-                return False, None
-            self._kept[scope] = (centre, uses + 1)
-            return True, centre
-
-    def keep(self, scope: Hashable, centre: np.ndarray | None) -> None:
-        with self._lock:
-            if len(self._kept) >= self.LIMIT:
-                self._kept.clear()
-            self._kept[scope] = (centre, 0)
+REUSE = 50  # searches of a large scope served by its kept centre before it is read again
 
 
 def mean_of(stored: Iterable[bytes | None]) -> np.ndarray | None:

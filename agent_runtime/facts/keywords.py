@@ -7,7 +7,7 @@ their 2,000 facts at 100,000 (8 ms). A large scope usually holds most of the tab
 no user), so its ranking is read from the table's own first: the `LEADERS` times the wanted best
 of the whole table, joined and filtered. BM25 statistics are table-wide, so when enough of the
 leaders pass, that is the scope's ranking exactly. When they do not (the scope is a small share
-of a shared table) the full join runs, and `Leaders` remembers the scope for a while so that its
+of a shared table) the full join runs, and the scope is remembered for a while so that its
 next searches go straight to the join.
 
 A small scope read whole (an agent's facts section, `FactMemory.few`) is ranked in memory
@@ -18,7 +18,6 @@ table that shares a word, in every tenant.
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
@@ -26,48 +25,23 @@ from sqlalchemy import ColumnElement, column, table, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from agent_runtime.core.kept import Kept
 from agent_runtime.core.words import WORD, query_terms
 from agent_runtime.retrieval import keyword, term_stats
 from agent_runtime.storage.tables import Fact
 
 CORPUS = "fact"
 LEADERS = 3  # the table's leaders read for each fact a search wants (a third may pass)
+RETRY = 32  # searches of a scope the leaders missed that go straight to the full join
 K1, B = 1.2, 0.75  # BM25's term saturation and length normalisation, FTS5's own
-
-
-class Leaders:
-    """The scopes the table's leaders did not serve lately: for `RETRY` searches each goes
-    straight to the full join, then the leaders are tried again (a scope grows, others shrink)."""
-
-    RETRY = 32
-    LIMIT = 10_000  # scopes remembered; past it the memory starts over
-
-    def __init__(self) -> None:
-        self._missed: dict[Hashable, int] = {}  # scope -> searches since the leaders missed
-        self._lock = threading.Lock()
-
-    def worth_trying(self, scope: Hashable) -> bool:
-        with self._lock:
-            since = self._missed.get(scope)
-            if since is None:
-                return True
-            if since >= self.RETRY:
-                del self._missed[scope]
-                return True
-            self._missed[scope] = since + 1
-            return False
-
-    def missed(self, scope: Hashable) -> None:
-        with self._lock:
-            if len(self._missed) >= self.LIMIT:
-                self._missed.clear()
-            self._missed[scope] = 0
 
 
 class FactKeywords:
     def __init__(self) -> None:
         self.counts = term_stats.Counts()
-        self.leaders = Leaders()
+        # The scopes the leaders did not serve lately: for `RETRY` searches each goes straight
+        # to the full join, then the leaders are tried again (a scope grows, others shrink).
+        self.missed: Kept[None] = Kept(RETRY)
 
     def rank(
         self,
@@ -93,7 +67,7 @@ class FactKeywords:
             return _ids(session, statement.limit(limit).params(q=match))
         rows = session.execute(text("SELECT max(id) FROM fact")).scalar() or 0
         match = keyword.fts5_match(session, CORPUS, words, identifiers, rows, self.counts)
-        if large is not None and self.leaders.worth_trying(large):
+        if large is not None and not self.missed.get(large)[0]:
             lead = (
                 text(
                     "SELECT rowid, bm25(fact_fts) AS score FROM fact_fts WHERE fact_fts MATCH :q "
@@ -111,7 +85,7 @@ class FactKeywords:
             found = _ids(session, statement.limit(limit).params(q=match, over=limit * LEADERS))
             if len(found) == limit:
                 return found
-            self.leaders.missed(large)
+            self.missed.put(large, None)
         fts = table("fact_fts", column("rowid"))
         statement = (
             select(Fact.id)

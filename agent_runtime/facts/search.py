@@ -19,18 +19,18 @@ from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import RecalldError
+from agent_runtime.core.kept import Kept
 from agent_runtime.core.specs import Scope
 from agent_runtime.core.vocabulary import Retired
 from agent_runtime.embedding import Embedder
-from agent_runtime.facts.centres import Centres, centred, mean_of
-from agent_runtime.facts.keywords import FactKeywords
+from agent_runtime.facts.centres import REUSE, centred, mean_of
+from agent_runtime.facts.keywords import CORPUS, FactKeywords
 from agent_runtime.retrieval import time_hints
 from agent_runtime.retrieval.search import Fusion, best_first, fuse_scores
 from agent_runtime.retrieval.vector_index import Space, VectorFilter, VectorHit, VectorIndex
 from agent_runtime.storage.ids import among
 from agent_runtime.storage.tables import Fact
 
-CORPUS = "fact"
 PREFIX = "f"
 # Dense hits are filtered in SQL after the index (it holds no validity): ask for this many more.
 OVERFETCH = 2
@@ -112,7 +112,7 @@ class FactSearch:
         self.index = index
         self.fusion = fusion or Fusion()
         self.keywords = FactKeywords()
-        self.centres = Centres()
+        self.centres: Kept[np.ndarray | None] = Kept(REUSE)  # each large scope's centre
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="recalld-fact-search")
 
     def close(self) -> None:
@@ -143,7 +143,7 @@ class FactSearch:
             sample = self._sample(session, conditions)
             large, centre = len(sample) > SMALL, mean_of(v for _i, v in sample)
             if large:
-                self.centres.keep(key, centre)
+                self.centres.put(key, centre)
 
         def by_meaning() -> tuple[np.ndarray, list[VectorHit] | RecalldError | None]:
             """The query's vector, and (a large scope) the index's nearest to it."""

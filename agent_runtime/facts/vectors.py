@@ -15,7 +15,8 @@ from agent_runtime.core.specs import Scope
 from agent_runtime.core.vocabulary import Retired
 from agent_runtime.embedding import Embedder
 from agent_runtime.facts import rules
-from agent_runtime.facts.search import CORPUS, PREFIX, cosine, scope_conditions
+from agent_runtime.facts.keywords import CORPUS
+from agent_runtime.facts.search import PREFIX, cosine, scope_conditions
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.vector_index import Metadata, Space, VectorFilter, VectorIndex, epoch
 from agent_runtime.storage.database import transaction

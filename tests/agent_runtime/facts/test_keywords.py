@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlmodel import Session, select
 
 from agent_runtime.core.specs import FactInput, Scope
-from agent_runtime.facts.keywords import FactKeywords, Leaders, rank_few
+from agent_runtime.facts.keywords import FactKeywords, rank_few
 from agent_runtime.facts.search import Validity, scope_conditions
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.tables import Fact, utcnow
@@ -41,19 +41,9 @@ def test_leaders_rank_a_large_scope_as_the_full_join_does(runtime: Runtime, back
     small = ranked("small", Scope(), "small")  # 4 of 70: the leaders cannot serve it
     assert 0 < len(small) < 8 and small == ranked("small", Scope(), None)
     if backend == "sqlite":  # PostgreSQL ranks in the row table: no leaders to read
-        assert keywords.leaders.worth_trying("big")
-        assert not keywords.leaders.worth_trying("small")
-        assert not keywords.leaders.worth_trying("bob")  # 6 of 66
-
-
-def test_a_scope_the_leaders_missed_is_tried_again_later() -> None:
-    leaders = Leaders()
-    leaders.missed("s")
-    skipped = 0
-    while not leaders.worth_trying("s"):
-        skipped += 1
-    assert skipped == Leaders.RETRY
-    assert leaders.worth_trying("s")
+        assert not keywords.missed.get("big")[0]
+        assert keywords.missed.get("small")[0]  # remembered: its next searches join at once
+        assert keywords.missed.get("bob")[0]  # 6 of 66
 
 
 def test_a_few_rows_rank_in_memory_as_the_table_ranks_them(runtime: Runtime, backend: str) -> None:

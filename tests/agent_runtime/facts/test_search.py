@@ -7,7 +7,7 @@ import pytest
 
 from agent_runtime.core.specs import FactInput, Scope
 from agent_runtime.facts import search as search_
-from agent_runtime.facts.centres import Centres, centred, mean_of
+from agent_runtime.facts.centres import REUSE, centred, mean_of
 from agent_runtime.runtime import Runtime
 
 
@@ -45,7 +45,7 @@ def test_a_large_scope_keeps_its_centre_between_searches(
     read = searcher._sample
     monkeypatch.setattr(searcher, "_sample", lambda *a: samples.append(1) or read(*a))
     first = [h.fact.id for h in runtime.facts.search("default", "bee hive", limit=3)]
-    for _ in range(Centres.REUSE):
+    for _ in range(REUSE):
         assert [h.fact.id for h in runtime.facts.search("default", "bee hive", limit=3)] == first
     assert len(samples) == 1  # `REUSE` searches used the first one's centre
     runtime.facts.search("default", "bee hive", limit=3)
