@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import AgentBusy, LeaseLost
 from agent_runtime.storage.database import transaction
@@ -115,10 +115,18 @@ class Lease:
             )
 
     def renew(self) -> bool:
-        """Renew the lease in a transaction of its own; False once another turn holds it."""
+        """Renew the lease in a transaction of its own; False once another turn holds it.
+        An agent row locked by a writer (on PostgreSQL: the turn's own step, which holds it
+        from its first statement, its tools included) is left alone rather than waited for:
+        that commit fences the lease itself, and the keeper's other leases do not wait."""
         try:
             with transaction(self.engine) as session:
-                self.fence(session)
+                owner = select(Agent.lease_owner).where(col(Agent.id) == self.agent_id)
+                locked = owner.with_for_update(key_share=True, skip_locked=True)
+                if session.exec(locked).first() is not None:
+                    self.fence(session)
+                elif session.exec(owner).first() != self.owner:  # a read waits for no lock
+                    return False  # gone, or another turn's
         except LeaseLost:
             return False  # the turn's next fence() raises too
         return True

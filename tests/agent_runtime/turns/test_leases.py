@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import AgentBusy, LeaseLost
 from agent_runtime.core.specs import AgentSpec
@@ -23,6 +23,7 @@ from agent_runtime.llm import ChatRequest, ChatResponse
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Process, utcnow
+from agent_runtime.turns.leases import Lease
 
 
 def hold(runtime: Runtime, agent_id: str, process_id: str, seconds: float = 300) -> None:
@@ -221,3 +222,30 @@ def test_a_turn_ending_without_tools_frees_its_lease_in_its_last_commit(
         assert row.lease_owner is None and row.lease_until is None
         assert row.last_stop_reason == result.stop_reason == "end_turn"
     assert runtime.send(agent.id, ["and again"]).stop_reason == "end_turn"  # free at once
+
+
+def test_the_keeper_does_not_wait_on_an_agent_row_a_step_holds(
+    runtime: Runtime, backend: str
+) -> None:
+    """A step locks its agent's row for as long as its tools run; the keeper's renewal of that
+    lease passes it by (the step's commit fences the lease) instead of holding up the others."""
+    if backend != "postgres":
+        pytest.skip("SQLite takes no row locks")
+    agent_id = runtime.create_agent(AgentSpec(name="held")).id
+    lease = Lease(runtime.engine, agent_id, 60, runtime.processes, runtime.lease_keeper)
+    lease.take(1.0)
+    outcome: list[bool] = []
+    with Session(runtime.engine) as step:
+        step.exec(
+            select(Agent).where(col(Agent.id) == agent_id).with_for_update(key_share=True)
+        ).one()
+        renewal = threading.Thread(target=lambda: outcome.append(lease.renew()))
+        renewal.start()
+        renewal.join(timeout=5)
+        assert outcome == [True], "the renewal waited for the step's lock"
+        step.rollback()
+    other = Lease(runtime.engine, agent_id, 60, runtime.processes, runtime.lease_keeper)
+    assert not other.try_take()  # still the first turn's
+    assert lease.renew()
+    lease.release()
+    assert not lease.renew()  # released: no longer this turn's
