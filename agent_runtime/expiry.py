@@ -22,6 +22,7 @@ from agent_runtime.facts.store import FactMemory
 from agent_runtime.retrieval import parts
 from agent_runtime.retrieval.corpus import PASSAGES
 from agent_runtime.retrieval.vector_index import Space, VectorIndex
+from agent_runtime.storage import locks
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Passage, PassageEvent, utcnow
 
@@ -104,6 +105,8 @@ class Expiry:
                 session.exec(
                     select(Agent.id).where(col(Agent.id) == agent_id).with_for_update()
                 ).first()
+                # A passage a step holds (its search marked it indexed) waits for the next sweep.
+                ids = locks.free(session, Passage, ids, delete=True)
                 session.add_all(  # their audit trail says they expired (not what they said)
                     PassageEvent(agent_id=agent_id, passage_id=i, event="expired", actor="expiry")
                     for i in session.exec(

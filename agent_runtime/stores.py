@@ -184,12 +184,13 @@ class ArchivalMemory(_Store):
         self, agent_id: str, passage_id: int, *, tenant: str = DEFAULT_TENANT
     ) -> None:
         with transaction(self.engine) as session:
-            agent = agents_.get(session, tenant, agent_id, lock=True)
+            agent = agents_.get(session, tenant, agent_id)
             passage = session.get(Passage, passage_id)
             if passage is None or passage.agent_id != agent_id:
                 raise NotFound(f"passage {passage_id} not found")
             audit(session, passage, "deleted", "api")
             session.delete(passage)
+            session.flush()  # the passage's row before the agent's, the order a step takes
             agent.passage_count = max(agent.passage_count - 1, 0)
             session.add(agent)
             embedding = agent.embedding

@@ -171,19 +171,11 @@ def _unique_name(session: Session, tenant_id: str, name: str, agent_id: str | No
         raise Conflict(f"an agent named {name!r} already exists ({found}); names are unique")
 
 
-def get(session: Session, tenant_id: str, agent_id: str, *, lock: bool = False) -> Agent:
-    """The tenant's agent; `lock`: its row, as `locked` takes it."""
-    agent = locked(session, agent_id) if lock else session.get(Agent, agent_id)
+def get(session: Session, tenant_id: str, agent_id: str) -> Agent:
+    agent = session.get(Agent, agent_id)
     if agent is None or agent.tenant_id != tenant_id:
         raise NotFound(f"agent {agent_id!r} not found")
     return agent
-
-
-def locked(session: Session, agent_id: str) -> Agent | None:
-    """The agent's row, locked until the transaction ends (FOR NO KEY UPDATE on PostgreSQL;
-    SQLite's one writer needs none). A transaction that writes an agent's rows and then the
-    agent takes it first, in the order the indexer and a delete lock them: agent, then rows."""
-    return session.get(Agent, agent_id, with_for_update={"key_share": True})
 
 
 def find(session: Session, tenant_id: str, ref: str) -> Agent | None:

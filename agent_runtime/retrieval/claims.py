@@ -65,7 +65,7 @@ class IndexClaims:
     def keep(self, session: Session, agent_id: str, owner: str, *, release: bool) -> bool:
         """Renew (or release) the claim in the caller's transaction; False if it is no longer
         the caller's. Run first in a transaction that marks rows: it locks the agent's row
-        before the rows, in the order a turn and a delete lock them."""
+        before the rows, as a delete does; rows a step holds are then skipped (locks.py)."""
         values: dict[str, object] = (
             {"index_owner": None, "index_until": None, "index_process": None}
             if release

@@ -30,6 +30,7 @@ from agent_runtime.retrieval.claims import IndexClaims
 from agent_runtime.retrieval.corpus import CORPORA, Corpus, Row
 from agent_runtime.retrieval.corpus import of as corpus_of
 from agent_runtime.retrieval.vector_index import Metadata, Space, VectorIndex
+from agent_runtime.storage import locks
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.processes import Processes
 from agent_runtime.storage.tables import Agent, utcnow
@@ -223,21 +224,21 @@ class Indexer:
         `MAX_ATTEMPTS` it is parked, visible in `status()` until `retry()`. When the index
         itself is down, no row is blamed: this raises and the rows wait for the next pass."""
         done = 0
-        failed: set[tuple[str, int]] = set()
+        skip: set[tuple[str, int]] = set()  # failed, or held by a transaction: not again
         owner: str | None = None
         with self._lock(agent_id):
             try:
                 while True:
                     if owner is None:
                         with Session(self.engine) as session:  # a read: not behind writers
-                            if not _waiting(session, agent_id, failed):
+                            if not _waiting(session, agent_id, skip):
                                 return done
                         owner = self.claims.take(agent_id)
                         if owner is None:  # another process reads them again once it releases
                             return done
                     # Read under the claim: the last claimant may have done some of them.
                     with Session(self.engine) as session:
-                        found = self._pending_rows(session, agent_id, skip=failed)
+                        found = self._pending_rows(session, agent_id, skip=skip)
                     if found is None:
                         self.claims.release(agent_id, owner)
                         owner = None
@@ -248,14 +249,14 @@ class Indexer:
                     with transaction(self.engine) as session:
                         kept = self.claims.keep(session, agent_id, owner, release=last)
                         gone = not kept and _hold(session, agent_id) is None
-                        if not gone:
-                            self._mark(session, outcome)
+                        if not gone:  # rows a transaction holds wait for a later pass
+                            skip |= self._mark(session, outcome)
                     if last or not kept:
                         owner = None
                     if gone:  # deleted while its rows were embedded: the upsert re-made them
                         self.drop_agent(agent_id, embedding)
                         return done
-                    failed |= {_key(row) for row, _error in outcome.failed}
+                    skip |= {_key(row) for row, _error in outcome.failed}
                     done += outcome.count
             finally:
                 if owner is not None:  # failed under the claim: free it for the next try
@@ -274,9 +275,9 @@ class Indexer:
         batches; the background thread does the rest) and marked in the caller's transaction:
         if it rolls back they are only indexed again. Rows the caller's own transaction wrote
         and has not committed never reach the index, since a rollback would leave their vectors
-        behind; they are returned, for the search to score in memory. Takes no agent lock: the
-        caller may hold row locks the background thread waits for. A failure here never fails
-        the search: rows are found by keyword meanwhile.
+        behind; they are returned, for the search to score in memory. The agent's row is only
+        held against deletion (KEY SHARE), and rows another transaction holds are left to it
+        (locks.py). A failure here never fails the search: rows are found by keyword meanwhile.
         """
         left = CATCH_UP_BATCHES if self._thread is not None else -1  # no thread: every row
         skip: set[tuple[str, int]] = set()
@@ -299,7 +300,7 @@ class Indexer:
                     break
                 if _hold(session, agent_id) is None:
                     break  # deleted meanwhile
-                self._mark(session, outcome)
+                skip |= self._mark(session, outcome)
                 session.flush()
                 skip |= {_key(row) for row, _error in outcome.failed}
             left -= 1
@@ -391,19 +392,30 @@ class Indexer:
             self.index.drop(Space.of(embedder, agent_id, corpus.name))
 
     @staticmethod
-    def _mark(session: Session, outcome: Outcome) -> None:
-        """Mark the indexed rows; count a failed attempt (and its error) on the others."""
+    def _mark(session: Session, outcome: Outcome) -> set[tuple[str, int]]:
+        """Mark the indexed rows; count a failed attempt (and its error) on the others. Rows
+        another transaction holds are left as they are (locks.py) and returned: a step that
+        searched holds them and marks them itself; if it rolls back they are indexed again by
+        a later pass, harmlessly."""
+        passed: set[tuple[str, int]] = set()
         for table in (c.table for c in CORPORA):
-            done = [r.id for r in outcome.indexed if isinstance(r, table)]
+            rows = [r for r in outcome.indexed if isinstance(r, table)]
+            failed = [(r, e) for r, e in outcome.failed if isinstance(r, table)]
+            ids = [int(r.id or 0) for r in rows] + [int(r.id or 0) for r, _e in failed]
+            held = set(locks.free(session, table, ids))
+            done = [int(r.id or 0) for r in rows if r.id in held]
+            passed |= {_key(r) for r in rows if r.id not in held}
+            passed |= {_key(r) for r, _e in failed if r.id not in held}
             if done:
                 session.exec(update(table).where(col(table.id).in_(done)).values(indexed=True))
-            for row, error in outcome.failed:
-                if isinstance(row, table):
+            for row, error in failed:
+                if row.id in held:
                     session.exec(
                         update(table)
                         .where(col(table.id) == row.id)
                         .values(index_attempts=col(table.index_attempts) + 1, index_error=error)
                     )
+        return passed
 
     def retry(self, agent_id: str) -> int:
         """Give an agent's parked rows their attempts back and index them again."""

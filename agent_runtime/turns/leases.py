@@ -116,9 +116,10 @@ class Lease:
 
     def renew(self) -> bool:
         """Renew the lease in a transaction of its own; False once another turn holds it.
-        An agent row locked by a writer (on PostgreSQL: the turn's own step, which holds it
-        from its first statement, its tools included) is left alone rather than waited for:
-        that commit fences the lease itself, and the keeper's other leases do not wait."""
+        An agent row a writer holds (on PostgreSQL: the turn's own step, once it has written
+        the agent, until it commits, tools that run after that included) is passed by rather
+        than waited for: that commit fences the lease itself, and the keeper's other leases do
+        not wait behind it."""
         try:
             with transaction(self.engine) as session:
                 owner = select(Agent.lease_owner).where(col(Agent.id) == self.agent_id)

@@ -27,7 +27,6 @@ from agent_runtime.facts import extraction
 from agent_runtime.facts.context import FactsSection
 from agent_runtime.facts.store import FactMemory
 from agent_runtime.llm import LLM, Attempt, ChatRequest, ChatResponse, Delta, ToolCall, Usage
-from agent_runtime.memory import agents as agents_
 from agent_runtime.memory import blocks as blocks_
 from agent_runtime.memory import messages as messages_
 from agent_runtime.memory import paging
@@ -196,7 +195,7 @@ class TurnRunner:
         idempotency_key: str | None,
     ) -> list[Message]:
         with transaction(self.s.engine) as session:
-            agent = agents_.locked(session, agent_id)
+            agent = session.get(Agent, agent_id)
             assert agent is not None
             resent = messages_.resent(session, agent_id, inputs)
             if resent:
@@ -256,7 +255,7 @@ class TurnRunner:
             request = self._fit(agent_id, schemas, llm, lease, result.facts, force=True)
             response = chain.complete(dataclasses.replace(request, on_delta=stream), attempts)
         with transaction(self.s.engine) as session:
-            agent = agents_.locked(session, agent_id)
+            agent = session.get(Agent, agent_id)
             assert agent is not None
             embedder = self.s.embedders.get(agent.embedding)
             memory = options.memory(
@@ -434,7 +433,7 @@ class TurnRunner:
                 self.s.endpoints.key_for(agent.model_base_url),
             )
             with transaction(self.s.engine) as session:
-                fresh = agents_.locked(session, agent_id)
+                fresh = session.get(Agent, agent_id)
                 assert fresh is not None
                 days = settings.lifetimes(fresh.memory_ttl)["paged"]
                 plan = paging.Plan(evict, text, truncated, lifetime_days=days)

@@ -227,8 +227,9 @@ def test_a_turn_ending_without_tools_frees_its_lease_in_its_last_commit(
 def test_the_keeper_does_not_wait_on_an_agent_row_a_step_holds(
     runtime: Runtime, backend: str
 ) -> None:
-    """A step locks its agent's row for as long as its tools run; the keeper's renewal of that
-    lease passes it by (the step's commit fences the lease) instead of holding up the others."""
+    """A step that has written its agent's row holds it until it commits, tools that run after
+    that included; the keeper's renewal of that lease passes it by (the step's commit fences the
+    lease) instead of holding up every other lease of the process."""
     if backend != "postgres":
         pytest.skip("SQLite takes no row locks")
     agent_id = runtime.create_agent(AgentSpec(name="held")).id

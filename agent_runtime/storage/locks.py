@@ -1,0 +1,26 @@
+"""Row locks background work does not wait for.
+
+A turn's step locks rows as it goes (a search marks pending rows indexed, paging marks rows
+evicted) and the agent's row last, when it adds its messages. The indexer and the expiry sweep
+lock the agent's row first, then rows; were they to wait for a row a step holds, the step's wait
+for the agent's row would close the circle and PostgreSQL would kill one of them. So they take
+only the rows no transaction holds, and leave the others for their next pass. SQLite has one
+writer at a time and takes no row locks: every row is free there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+
+def free(session: Session, table: Any, ids: Sequence[int], *, delete: bool = False) -> list[int]:
+    """Those of `ids` no other transaction holds, locked now for this one (FOR NO KEY UPDATE
+    SKIP LOCKED, or FOR UPDATE for a `delete`)."""
+    if not ids or session.get_bind().dialect.name == "sqlite":
+        return list(ids)
+    query = select(table.id).where(col(table.id).in_(list(ids)))
+    query = query.with_for_update(key_share=not delete, skip_locked=True)
+    return [int(i) for i in session.exec(query) if i is not None]
