@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.processes import Processes
@@ -51,6 +51,11 @@ class IndexClaims:
                 )
             )
         with transaction(self.engine) as session:
+            # An agent row a step holds (from when it writes the agent until it commits) is not
+            # waited for: that step schedules the agent again once it commits.
+            row = select(Agent.id).where(col(Agent.id) == agent_id)
+            if session.exec(row.with_for_update(key_share=True, skip_locked=True)).first() is None:
+                return None
             taken = session.exec(
                 update(Agent)
                 .where(col(Agent.id) == agent_id, or_(*free))

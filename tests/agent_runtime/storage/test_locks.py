@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 from agent_runtime.core.specs import AgentSpec, PassageInput
 from agent_runtime.runtime import Runtime
 from agent_runtime.storage import locks
-from agent_runtime.storage.tables import Passage
+from agent_runtime.storage.tables import Agent, Passage
 
 
 def passages(runtime: Runtime, count: int, expires_at: datetime | None = None) -> list[int]:
@@ -58,3 +58,29 @@ def test_the_expiry_sweep_leaves_a_held_passage_for_its_next_pass(
     assert runtime.expiry.sweep()["passages"] == 1
     with Session(runtime.engine) as session:
         assert session.get(Passage, ids[0]) is None
+
+
+def test_the_indexer_does_not_wait_for_an_agent_a_step_holds(
+    runtime: Runtime, backend: str
+) -> None:
+    """A step that wrote its agent's row holds it until it commits, tools included: the one
+    indexer thread goes on to other agents instead of waiting (the step schedules it again)."""
+    ids = passages(runtime, 2)
+    with Session(runtime.engine) as session:
+        agent_id = session.get(Passage, ids[0]).agent_id  # type: ignore[union-attr]
+    if backend == "sqlite":
+        assert runtime.services.indexer.index_agent(agent_id) >= 0
+        return
+    done: list[int] = []
+    with Session(runtime.engine) as step:
+        step.exec(update(Agent).where(col(Agent.id) == agent_id).values(passage_count=9))
+        indexing = threading.Thread(
+            target=lambda: done.append(runtime.services.indexer.index_agent(agent_id))
+        )
+        indexing.start()
+        indexing.join(timeout=10)
+        assert done == [0], "the indexer waited for the step's agent row"
+        step.rollback()
+    runtime.services.indexer.index_agent(agent_id)  # the step gone, its rows are taken
+    with Session(runtime.engine) as session:
+        assert all(session.get(Passage, i).indexed for i in ids)  # type: ignore[union-attr]
