@@ -18,6 +18,7 @@ table that shares a word, in every tenant.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Hashable, Sequence
 
@@ -102,16 +103,17 @@ def _ids(session: Session, statement: SelectOfScalar[int] | SelectOfScalar[None]
 
 def rank_few(query: str, rows: Sequence[tuple[int, str]]) -> list[int]:
     """Ids of `rows` (id, text) sharing the query's words or identifiers, best first by BM25
-    taken over these rows alone: their own document frequencies and lengths, words stemmed as
-    FTS5's porter tokenizer stems them, an identifier matched as a phrase. Ties go to the lower
-    id, as the table's ranking orders them."""
-    words, identifiers = query_terms(query)
+    taken over these rows alone: their own document frequencies and lengths, words folded and
+    stemmed as FTS5's `porter unicode61` tokenizer has them (each stem counted once), an
+    identifier matched as a phrase. Ties go to the lower id, as the table's ranking orders
+    them."""
+    words, identifiers = query_terms(_folded(query))
     if not words or not rows:
         return []
     stem = term_stats.stemmer("porter")
     terms: list[tuple[str, ...]] = [(t,) for t in dict.fromkeys(stem.stemWords(words))]
     terms += [tuple(stem.stemWords(WORD.findall(i.lower()))) for i in identifiers]
-    docs = [(id_, stem.stemWords(WORD.findall(text_.lower()))) for id_, text_ in rows]
+    docs = [(id_, stem.stemWords(WORD.findall(_folded(text_).lower()))) for id_, text_ in rows]
     average = max(sum(len(tokens) for _id, tokens in docs) / len(docs), 1.0)
     found = [(id_, len(tokens), _occurrences(tokens, terms)) for id_, tokens in docs]
     holding = Counter(term for _id, _n, counts in found for term in counts)
@@ -143,3 +145,10 @@ def _occurrences(tokens: list[str], terms: list[tuple[str, ...]]) -> Counter[tup
         if hits:
             out[term] = hits
     return out
+
+
+def _folded(text_: str) -> str:
+    """Diacritics removed, as FTS5's unicode61 tokenizer removes them ("Zürich" is "zurich")."""
+    if text_.isascii():
+        return text_
+    return "".join(c for c in unicodedata.normalize("NFKD", text_) if not unicodedata.combining(c))

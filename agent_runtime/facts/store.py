@@ -294,7 +294,7 @@ class FactMemory:
         """Every fact true now in exactly this scope, best first for `query`, if there are at
         most `most`; None for more. When the caller can take them `whole`, those sharing the
         query's words come first, then the newest: no query embedding. Otherwise they are
-        ranked by words and meaning as `search` would rank them, from the rows read here (the
+        ranked by words and meaning, fused as `search` fuses them, from the rows read here (the
         query's embedding beside the keyword ranking, done in memory over these rows): one read
         instead of a search's four, and none of the table's keyword index."""
         now = self.clock()
