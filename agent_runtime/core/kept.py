@@ -38,3 +38,7 @@ class Kept(Generic[V]):
             if len(self._kept) >= self.limit and key not in self._kept:
                 self._kept.clear()
             self._kept[key] = (value, 0)
+
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._kept.pop(key, None)

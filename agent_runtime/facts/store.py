@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import InvalidInput, LimitExceeded, NotFound
+from agent_runtime.core.kept import Kept
 from agent_runtime.core.limits import MAX_FACTS_PER_WRITE, MAX_QUERY_CHARS
 from agent_runtime.core.specs import FactInput, Scope
 from agent_runtime.core.vocabulary import FactEventKind, Retired
@@ -42,6 +43,7 @@ from agent_runtime.storage.database import transaction
 from agent_runtime.storage.tables import Agent, Fact, FactEvent, utcnow
 
 log = logging.getLogger(__name__)
+SPILL_CHECK = 20  # sections of a scope that did not fit whole, started as if they will not
 NO_SCOPE = Scope()
 
 
@@ -83,6 +85,9 @@ class FactMemory:
         self.searcher = FactSearch(index, fusion)
         self.vectors = FactVectors(engine, index, embedder)
         self.clock = clock
+        # The small scopes whose last section did not fit whole: their next ones start the
+        # query's embedding beside the read instead of after it (re-checked every 20 turns).
+        self.spilled: Kept[None] = Kept(SPILL_CHECK)
 
     def close(self) -> None:
         self.searcher.close()
@@ -296,9 +301,14 @@ class FactMemory:
         query's words come first, then the newest: no query embedding. Otherwise they are
         ranked by words and meaning, fused as `search` fuses them, from the rows read here (the
         query's embedding beside the keyword ranking, done in memory over these rows): one read
-        instead of a search's four, and none of the table's keyword index."""
+        instead of a search's four, and none of the table's keyword index. A scope that did not
+        fit last time starts the embedding before the read (`spilled`)."""
         now = self.clock()
         conditions = [*scope_conditions(tenant, scope, exact=True), *Validity().conditions(now)]
+        key = (tenant, scope)
+        vector = None
+        if self.spilled.get(key)[0]:
+            vector = self.searcher.pool.submit(self.embedder().embed, [query])
         with Session(self.engine) as session:
             found = session.execute(
                 select(Fact.id, Fact.text, Fact.kind)
@@ -307,13 +317,18 @@ class FactMemory:
                 .order_by(col(Fact.valid_at).desc())
                 .limit(most + 1)
             ).all()
-            if len(found) > most:
-                return None
+            if len(found) > most or not found:
+                if vector is not None:  # the scope grew past a few, or emptied
+                    vector.cancel()
+                    self.spilled.forget(key)
+                return None if found else []
             rows = [Brief(*row) for row in found]
-            if not rows:
-                return []
-        vector = None
-        if not whole(rows):
+        if whole(rows):
+            if vector is not None:
+                vector.cancel()  # started for nothing (the scope shrank or the window grew)
+            vector = None
+        elif vector is None:
+            self.spilled.put(key, None)
             vector = self.searcher.pool.submit(self.embedder().embed, [query])
         words = keywords.rank_few(query, [(r.id, r.text) for r in rows])
         if vector is not None:

@@ -13,6 +13,8 @@ def test_a_value_serves_its_uses_then_is_forgotten() -> None:
     assert kept.get("s") == (False, None)  # spent: the caller reads it afresh
     kept.put("s", "again")
     assert kept.get("s") == (True, "again")
+    kept.forget("s")
+    assert kept.get("s") == (False, None)
 
 
 def test_keys_are_kept_apart_and_bounded() -> None:

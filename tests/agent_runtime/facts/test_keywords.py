@@ -93,3 +93,35 @@ def test_a_small_scope_section_reads_no_keyword_index(runtime: Runtime) -> None:
     assert all("Ada" in f.text for f in found)
     assert "jam" in found[0].text  # "tea" is in most of the scope: it weighs next to nothing
     assert seen and not [sql for sql in seen if "fact_fts" in sql or "tsv" in sql]
+
+
+def test_a_scope_that_did_not_fit_starts_its_embedding_before_the_read(runtime: Runtime) -> None:
+    runtime.facts.write("t", statements("Ada", 20), Scope(user_id="ada"))
+    events: list[str] = []
+    pool = runtime.facts.searcher.pool
+    submit = pool.submit
+
+    def record_submit(*args: Any, **kwargs: Any) -> Any:
+        events.append("embed")
+        return submit(*args, **kwargs)
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if "FROM fact" in sql and "valid_at DESC" in sql:
+            events.append("read")
+
+    pool.submit = record_submit  # type: ignore[method-assign]
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        few = runtime.facts.few
+        ranked = few("t", "tea and jam", Scope(user_id="ada"), most=60, whole=lambda _r: False)
+        assert events == ["read", "embed"] and ranked is not None and len(ranked) == 20
+        events.clear()
+        again = few("t", "tea and jam", Scope(user_id="ada"), most=60, whole=lambda _r: False)
+        assert events == ["embed", "read"]  # it did not fit last time: started beside the read
+        assert again is not None and [f.id for f in again] == [f.id for f in ranked]
+        events.clear()
+        few("t", "tea and jam", Scope(user_id="bob"), most=60, whole=lambda _r: False)
+        assert events == ["read"]  # another scope: nothing known, nothing to embed (no facts)
+    finally:
+        pool.submit = submit  # type: ignore[method-assign]
+        event.remove(runtime.engine, "before_cursor_execute", record)
