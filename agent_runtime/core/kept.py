@@ -20,8 +20,9 @@ class Kept(Generic[V]):
         self._kept: dict[Hashable, tuple[V, int]] = {}  # key -> (value, lookups since put)
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> tuple[bool, V | None]:
-        """(found, value); found is False when the key was never put or its uses are spent."""
+    def use(self, key: Hashable) -> tuple[bool, V | None]:
+        """(found, value), using up one of the value's uses; found is False when the key was
+        never put, was forgotten, or its uses are spent."""
         with self._lock:
             kept = self._kept.get(key)
             if kept is None:

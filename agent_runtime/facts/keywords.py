@@ -68,7 +68,7 @@ class FactKeywords:
             return _ids(session, statement.limit(limit).params(q=match))
         rows = session.execute(text("SELECT max(id) FROM fact")).scalar() or 0
         match = keyword.fts5_match(session, CORPUS, words, identifiers, rows, self.counts)
-        if large is not None and not self.missed.get(large)[0]:
+        if large is not None and not self.missed.use(large)[0]:
             lead = (
                 text(
                     "SELECT rowid, bm25(fact_fts) AS score FROM fact_fts WHERE fact_fts MATCH :q "

@@ -137,7 +137,7 @@ class FactSearch:
         space = Space.of(embedder, tenant, CORPUS)
         only = VectorFilter(fields=tuple(sorted(vector_fields.items())))
         key = (tenant, only.fields, len(conditions))  # tells scopes (and validities) apart
-        large, centre = self.centres.get(key)  # a large scope's centre, kept from a search before
+        large, centre = self.centres.use(key)  # a large scope's centre, kept from a search before
         sample: list[tuple[int | None, bytes | None]] = []
         if not large:
             sample = self._sample(session, conditions)

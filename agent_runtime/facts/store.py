@@ -307,7 +307,7 @@ class FactMemory:
         conditions = [*scope_conditions(tenant, scope, exact=True), *Validity().conditions(now)]
         key = (tenant, scope)
         vector = None
-        if self.spilled.get(key)[0]:
+        if self.spilled.use(key)[0]:
             vector = self.searcher.pool.submit(self.embedder().embed, [query])
         with Session(self.engine) as session:
             found = session.execute(

@@ -7,22 +7,22 @@ from agent_runtime.core.kept import Kept
 
 def test_a_value_serves_its_uses_then_is_forgotten() -> None:
     kept: Kept[str] = Kept(uses=3)
-    assert kept.get("s") == (False, None)
+    assert kept.use("s") == (False, None)
     kept.put("s", "centre")
-    assert [kept.get("s") for _ in range(3)] == [(True, "centre")] * 3
-    assert kept.get("s") == (False, None)  # spent: the caller reads it afresh
+    assert [kept.use("s") for _ in range(3)] == [(True, "centre")] * 3
+    assert kept.use("s") == (False, None)  # spent: the caller reads it afresh
     kept.put("s", "again")
-    assert kept.get("s") == (True, "again")
+    assert kept.use("s") == (True, "again")
     kept.forget("s")
-    assert kept.get("s") == (False, None)
+    assert kept.use("s") == (False, None)
 
 
 def test_keys_are_kept_apart_and_bounded() -> None:
     kept: Kept[int] = Kept(uses=10, limit=2)
     kept.put("a", 1)
     kept.put("b", 2)
-    assert kept.get("a") == (True, 1) and kept.get("b") == (True, 2)
+    assert kept.use("a") == (True, 1) and kept.use("b") == (True, 2)
     kept.put("b", 3)  # a key already kept takes no room
-    assert kept.get("a") == (True, 1)
+    assert kept.use("a") == (True, 1)
     kept.put("c", 4)  # past the limit every key is forgotten
-    assert kept.get("a") == (False, None) and kept.get("c") == (True, 4)
+    assert kept.use("a") == (False, None) and kept.use("c") == (True, 4)

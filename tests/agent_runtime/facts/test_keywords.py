@@ -41,9 +41,9 @@ def test_leaders_rank_a_large_scope_as_the_full_join_does(runtime: Runtime, back
     small = ranked("small", Scope(), "small")  # 4 of 70: the leaders cannot serve it
     assert 0 < len(small) < 8 and small == ranked("small", Scope(), None)
     if backend == "sqlite":  # PostgreSQL ranks in the row table: no leaders to read
-        assert not keywords.missed.get("big")[0]
-        assert keywords.missed.get("small")[0]  # remembered: its next searches join at once
-        assert keywords.missed.get("bob")[0]  # 6 of 66
+        assert not keywords.missed.use("big")[0]
+        assert keywords.missed.use("small")[0]  # remembered: its next searches join at once
+        assert keywords.missed.use("bob")[0]  # 6 of 66
 
 
 def test_a_few_rows_rank_in_memory_as_the_table_ranks_them(runtime: Runtime, backend: str) -> None:
