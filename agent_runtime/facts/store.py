@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -306,9 +307,11 @@ class FactMemory:
         now = self.clock()
         conditions = [*scope_conditions(tenant, scope, exact=True), *Validity().conditions(now)]
         key = (tenant, scope)
-        vector = None
-        if self.spilled.use(key)[0]:
-            vector = self.searcher.pool.submit(self.embedder().embed, [query])
+
+        def embedding() -> Future[np.ndarray]:
+            return self.searcher.pool.submit(self.embedder().embed, [query])
+
+        vector = embedding() if self.spilled.use(key)[0] else None
         with Session(self.engine) as session:
             found = session.execute(
                 select(Fact.id, Fact.text, Fact.kind)
@@ -317,19 +320,17 @@ class FactMemory:
                 .order_by(col(Fact.valid_at).desc())
                 .limit(most + 1)
             ).all()
-            if len(found) > most or not found:
-                if vector is not None:  # the scope grew past a few, or emptied
-                    vector.cancel()
-                    self.spilled.forget(key)
-                return None if found else []
-            rows = [Brief(*row) for row in found]
-        if whole(rows):
-            if vector is not None:
-                vector.cancel()  # started for nothing (the scope shrank or the window grew)
+        rows = [Brief(*row) for row in found] if len(found) <= most else None
+        needed = rows is not None and bool(rows) and not whole(rows)
+        if vector is not None and not needed:  # the scope fits now, grew past a few, or emptied
+            vector.cancel()
+            self.spilled.forget(key)
             vector = None
-        elif vector is None:
+        elif needed and vector is None:
             self.spilled.put(key, None)
-            vector = self.searcher.pool.submit(self.embedder().embed, [query])
+            vector = embedding()
+        if not rows:
+            return rows  # None: more than a few; []: none
         words = keywords.rank_few(query, [(r.id, r.text) for r in rows])
         if vector is not None:
             return self.searcher.rank(rows, words, vector.result()[0], query, now)

@@ -20,8 +20,9 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
+from agent_runtime.storage import locks
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.processes import Processes
 from agent_runtime.storage.tables import Agent, utcnow
@@ -53,8 +54,7 @@ class IndexClaims:
         with transaction(self.engine) as session:
             # An agent row a step holds (from when it writes the agent until it commits) is not
             # waited for: that step schedules the agent again once it commits.
-            row = select(Agent.id).where(col(Agent.id) == agent_id)
-            if session.exec(row.with_for_update(key_share=True, skip_locked=True)).first() is None:
+            if not locks.free(session, Agent, [agent_id]):
                 return None
             taken = session.exec(
                 update(Agent)

@@ -401,11 +401,10 @@ class Indexer:
         for table in (c.table for c in CORPORA):
             rows = [r for r in outcome.indexed if isinstance(r, table)]
             failed = [(r, e) for r, e in outcome.failed if isinstance(r, table)]
-            ids = [int(r.id or 0) for r in rows] + [int(r.id or 0) for r, _e in failed]
-            held = set(locks.free(session, table, ids))
+            every = [*rows, *(r for r, _e in failed)]
+            held = set(locks.free(session, table, [int(r.id or 0) for r in every]))
+            passed |= {_key(r) for r in every if r.id not in held}
             done = [int(r.id or 0) for r in rows if r.id in held]
-            passed |= {_key(r) for r in rows if r.id not in held}
-            passed |= {_key(r) for r, _e in failed if r.id not in held}
             if done:
                 session.exec(update(table).where(col(table.id).in_(done)).values(indexed=True))
             for row, error in failed:

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from agent_runtime.core.errors import AgentBusy, LeaseLost
+from agent_runtime.storage import locks
 from agent_runtime.storage.database import transaction
 from agent_runtime.storage.processes import Processes
 from agent_runtime.storage.tables import Agent, utcnow
@@ -122,12 +123,12 @@ class Lease:
         not wait behind it."""
         try:
             with transaction(self.engine) as session:
-                owner = select(Agent.lease_owner).where(col(Agent.id) == self.agent_id)
-                locked = owner.with_for_update(key_share=True, skip_locked=True)
-                if session.exec(locked).first() is not None:
+                if locks.free(session, Agent, [self.agent_id]):
                     self.fence(session)
-                elif session.exec(owner).first() != self.owner:  # a read waits for no lock
-                    return False  # gone, or another turn's
+                else:  # a read waits for no lock
+                    owner = select(Agent.lease_owner).where(col(Agent.id) == self.agent_id)
+                    if session.exec(owner).first() != self.owner:
+                        return False  # gone, or another turn's
         except LeaseLost:
             return False  # the turn's next fence() raises too
         return True
